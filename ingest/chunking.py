@@ -1,0 +1,100 @@
+"""Token-aware chunking with langchain-text-splitters, measured in the embedder's own tokenizer.
+
+Each chunk keeps its character offsets in the document (document.text[start:end] == chunk.text), the page
+and heading path in force where it starts, and its sentences with document offsets for citing and quoting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cached_property
+from typing import Any
+
+from rag.records import Chunk, Document, SentenceSpan
+
+
+def chunk_id_for(doc_id: str, doc_hash: str, ordinal: int) -> int:
+    """A stable 63-bit id: the same document content always yields the same chunk ids."""
+    digest = hashlib.blake2b(f"{doc_id}\0{doc_hash}\0{ordinal}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & ((1 << 63) - 1)
+
+
+class SentenceSplitter:
+    """Sentence boundaries with character offsets (pysbd, rule based, no model download)."""
+
+    def __init__(self, language: str = "en") -> None:
+        import pysbd
+
+        self._segmenter = pysbd.Segmenter(language=language, clean=False, char_span=False)
+
+    def spans(self, text: str, base: int = 0) -> list[SentenceSpan]:
+        spans: list[SentenceSpan] = []
+        cursor = 0
+        for piece in self._segmenter.segment(text):
+            stripped = piece.strip()
+            if not stripped:
+                continue
+            start = text.find(stripped, cursor)
+            if start < 0:
+                continue
+            cursor = start + len(stripped)
+            spans.append(SentenceSpan(stripped, base + start, base + cursor))
+        return spans
+
+
+class Chunker:
+    """Splits documents into overlapping chunks of at most `chunk_size` embedder tokens."""
+
+    def __init__(self, tokenizer: Any, chunk_size: int, chunk_overlap: int) -> None:
+        if chunk_overlap >= chunk_size:
+            raise ValueError(f"chunk_overlap ({chunk_overlap}) must be smaller than chunk_size ({chunk_size})")
+        self.tokenizer = tokenizer
+        self.chunk_size = chunk_size
+        self.chunk_overlap = chunk_overlap
+
+    @cached_property
+    def _splitter(self) -> Any:
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        return RecursiveCharacterTextSplitter.from_huggingface_tokenizer(
+            self.tokenizer,
+            chunk_size=self.chunk_size,
+            chunk_overlap=self.chunk_overlap,
+            separators=["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""],
+            keep_separator="end",
+        )
+
+    @cached_property
+    def _sentences(self) -> SentenceSplitter:
+        return SentenceSplitter()
+
+    def pieces(self, text: str) -> list[tuple[int, str]]:
+        """(start offset, text) of every chunk, located in order like langchain's add_start_index."""
+        located: list[tuple[int, str]] = []
+        for piece in self._splitter.split_text(text):
+            search_from = located[-1][0] + 1 if located else 0
+            start = text.find(piece, search_from)
+            located.append((start if start >= 0 else text.find(piece), piece))
+        return located
+
+    def chunk(self, document: Document) -> list[Chunk]:
+        doc_hash = document.hash
+        chunks: list[Chunk] = []
+        for ordinal, (start, text) in enumerate(self.pieces(document.text)):
+            section = document.section_at(start)
+            chunks.append(
+                Chunk(
+                    chunk_id=chunk_id_for(document.doc_id, doc_hash, ordinal),
+                    doc_id=document.doc_id,
+                    ordinal=ordinal,
+                    text=text,
+                    start=start,
+                    end=start + len(text),
+                    title=document.title,
+                    source=document.source,
+                    page=section.page,
+                    heading=section.heading,
+                    sentences=tuple(self._sentences.spans(text, base=start)),
+                )
+            )
+        return chunks

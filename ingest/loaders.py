@@ -1,0 +1,216 @@
+"""Loaders: one function per file type, each turning a file into Documents with page and heading sections.
+
+Unknown types, empty, binary, oversized or corrupt files raise SkipFile with a reason the ingest report
+shows; nothing here ever aborts a whole run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from rag.errors import RagError
+from rag.records import Document, Section
+from rag.registry import Registry
+
+log = logging.getLogger(__name__)
+
+Loader = Callable[[Path, str], Iterator[Document]]
+LOADERS: Registry[Iterator[Document]] = Registry("loader")
+
+BINARY_SNIFF_BYTES = 8192
+MARKDOWN_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+HTML_DROPPED = "script, style, noscript, nav, header, footer, aside, form, iframe, svg, template, button"
+HTML_BLOCKS = "h1, h2, h3, h4, h5, h6, p, li, pre, blockquote, td, th, dt, dd, figcaption, caption"
+
+
+class SkipFile(RagError):
+    """A file (or record) that cannot be ingested, with the reason."""
+
+
+def suffix_of(path: Path) -> str:
+    return path.suffix.lower().lstrip(".")
+
+
+def supported_suffixes() -> list[str]:
+    return LOADERS.names()
+
+
+def load(path: Path, doc_id: str) -> Iterator[Document]:
+    """Documents from one file, chosen by suffix; raises SkipFile for anything unloadable."""
+    suffix = suffix_of(path)
+    if suffix not in LOADERS.names():
+        raise SkipFile(f"unsupported file type .{suffix or '(none)'}")
+    if path.stat().st_size == 0:
+        raise SkipFile("empty file")
+    return LOADERS.get(suffix)(path, doc_id)
+
+
+def decode(data: bytes, path: Path) -> str:
+    """Bytes to text: UTF-8 when valid, else the detected charset, else UTF-8 with replacement (logged)."""
+    if b"\x00" in data[:BINARY_SNIFF_BYTES]:
+        raise SkipFile("binary content")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is not None:
+        log.warning("%s is not UTF-8; decoded as %s", path, best.encoding)
+        return str(best)
+    log.warning("%s: undetectable encoding; undecodable bytes replaced", path)
+    return data.decode("utf-8", errors="replace")
+
+
+def read_text(path: Path) -> str:
+    text = decode(path.read_bytes(), path)
+    if not text.strip():
+        raise SkipFile("no text content")
+    return text
+
+
+def title_from_path(path: Path) -> str:
+    return path.stem.replace("_", " ").replace("-", " ").strip().capitalize()
+
+
+def build_document(doc_id: str, path: Path, text: str, title: str, sections: list[Section]) -> Document:
+    return Document(doc_id=doc_id, text=text, title=title, source=str(path), sections=tuple(sections))
+
+
+@LOADERS.register("txt")
+def load_txt(path: Path, doc_id: str) -> Iterator[Document]:
+    yield build_document(doc_id, path, read_text(path), title_from_path(path), [])
+
+
+def markdown_sections(text: str) -> list[Section]:
+    """A section at each markdown heading, carrying the path of enclosing headings."""
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    for match in MARKDOWN_HEADING.finditer(text):
+        level, heading = len(match.group(1)), match.group(2).strip()
+        stack = [(lvl, h) for lvl, h in stack if lvl < level] + [(level, heading)]
+        sections.append(Section(start=match.start(), heading=tuple(h for _, h in stack)))
+    return sections
+
+
+@LOADERS.register("md")
+def load_markdown(path: Path, doc_id: str) -> Iterator[Document]:
+    text = read_text(path)
+    sections = markdown_sections(text)
+    title = sections[0].heading[0] if sections else title_from_path(path)
+    yield build_document(doc_id, path, text, title, sections)
+
+
+LOADERS.register("markdown")(load_markdown)
+
+
+@LOADERS.register("html")
+def load_html(path: Path, doc_id: str) -> Iterator[Document]:
+    """Visible text of the page's main content, one block per paragraph, headings kept as sections."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser(read_text(path))
+    title_node = tree.css_first("title")
+    for node in tree.css(HTML_DROPPED):
+        node.decompose()
+    root = tree.css_first("main") or tree.css_first("article") or tree.body or tree.root
+    parts: list[str] = []
+    sections: list[Section] = []
+    stack: list[tuple[int, str]] = []
+    offset = 0
+    for node in root.css(HTML_BLOCKS) if root is not None else []:
+        block = " ".join(node.text(separator=" ").split())
+        if not block or _inside_block(node):
+            continue
+        if node.tag in {"h1", "h2", "h3", "h4", "h5", "h6"}:
+            level = int(node.tag[1])
+            stack = [(lvl, h) for lvl, h in stack if lvl < level] + [(level, block)]
+            sections.append(Section(start=offset, heading=tuple(h for _, h in stack)))
+        parts.append(block)
+        offset += len(block) + 2
+    text = "\n\n".join(parts)
+    if not text.strip():
+        raise SkipFile("no visible text in HTML")
+    title = title_node.text(strip=True) if title_node is not None else ""
+    title = title or (sections[0].heading[0] if sections else title_from_path(path))
+    yield build_document(doc_id, path, text, title, sections)
+
+
+HTML_BLOCK_TAGS = {t.strip() for t in HTML_BLOCKS.split(",")}
+
+
+def _inside_block(node: object) -> bool:
+    """True for a block nested in another block (its text is already part of the outer one)."""
+    parent = getattr(node, "parent", None)
+    while parent is not None:
+        if parent.tag in HTML_BLOCK_TAGS:
+            return True
+        parent = parent.parent
+    return False
+
+
+LOADERS.register("htm")(load_html)
+
+
+@LOADERS.register("pdf")
+def load_pdf(path: Path, doc_id: str) -> Iterator[Document]:
+    """Text of every page, pages separated by blank lines, each page a section with its number."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(path)
+        if reader.is_encrypted:
+            raise SkipFile("encrypted PDF")
+        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        metadata_title = (reader.metadata.title if reader.metadata else None) or ""
+    except SkipFile:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise SkipFile(f"unreadable PDF: {exc}") from exc
+    parts: list[str] = []
+    sections: list[Section] = []
+    offset = 0
+    for number, page_text in enumerate(pages, start=1):
+        if not page_text:
+            continue
+        sections.append(Section(start=offset, page=number))
+        parts.append(page_text)
+        offset += len(page_text) + 2
+    if not parts:
+        raise SkipFile("PDF has no extractable text (scanned?)")
+    yield build_document(doc_id, path, "\n\n".join(parts), metadata_title or title_from_path(path), sections)
+
+
+@LOADERS.register("jsonl")
+def load_jsonl(path: Path, doc_id: str) -> Iterator[Document]:
+    """A corpus file, one document a line: {id or pid, title?, text, ...}; other fields become metadata.
+
+    Streamed line by line; a bad line is logged and skipped without stopping the file.
+    """
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(decode(raw, path))
+                record_id = str(record.get("id", record.get("pid", "")))
+                text = record["text"]
+                if not record_id or not isinstance(text, str) or not text.strip():
+                    raise ValueError("needs a non-empty id/pid and text")
+            except (ValueError, KeyError, TypeError, AttributeError, SkipFile) as exc:
+                log.warning("%s line %d skipped: %s", path, number, exc)
+                continue
+            metadata = {k: v for k, v in record.items() if k not in {"id", "pid", "title", "text"}}
+            yield Document(
+                doc_id=record_id,
+                text=text,
+                title=str(record.get("title") or ""),
+                source=f"{path}#L{number}",
+                metadata=metadata,
+            )

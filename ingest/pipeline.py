@@ -1,0 +1,195 @@
+"""Ingestion: walk paths, load, skip unchanged documents by content hash, chunk, embed and write a new index
+generation; report what was added, updated, unchanged, removed and skipped."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ingest.chunking import Chunker
+from ingest.embedding import Embedder
+from ingest.index import IndexWriter, Manifest
+from ingest.loaders import SkipFile, load
+from rag.config import Settings
+from rag.errors import InputError
+from rag.records import Chunk, Document
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH_CHUNKS = 256
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """Counts of one ingest run, and every skipped path with its reason."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks_added: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()
+    documents: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "chunks_added": self.chunks_added,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file to load, the root it was found under, and the doc id its path gives."""
+
+    path: Path
+    root: Path
+    doc_id: str
+
+
+def walk(paths: Sequence[Path]) -> Iterator[SourceFile]:
+    """Every file under the given paths, recursively, in a stable order; hidden entries are ignored."""
+    for given in paths:
+        if not given.exists():
+            raise InputError(f"no such file or directory: {given}")
+        root = given.resolve()
+        if root.is_file():
+            yield SourceFile(root, root, root.name)
+            continue
+        for path in sorted(root.rglob("*")):
+            relative = path.relative_to(root)
+            if path.is_file() and not any(part.startswith(".") for part in relative.parts):
+                yield SourceFile(path, root, relative.as_posix())
+
+
+@dataclass
+class _Tally:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks_added: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Ingestor:
+    """Builds or updates one index directory from documents on disk."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or Embedder(settings.embedder, settings.embed_batch_size, settings.threads)
+
+    def chunker(self) -> Chunker:
+        size = min(self.settings.chunk_size, self.embedder.max_tokens)
+        return Chunker(self.embedder.tokenizer, size, min(self.settings.chunk_overlap, size // 2))
+
+    def manifest(self) -> Manifest:
+        return Manifest(
+            embedder=self.settings.embedder,
+            dimension=self.embedder.dimension,
+            chunk_size=self.settings.chunk_size,
+            chunk_overlap=self.settings.chunk_overlap,
+        )
+
+    def run(
+        self, paths: Sequence[Path], index: Path, prune: bool = False, rebuild: bool = False, progress: bool = False
+    ) -> IngestReport:
+        started = time.perf_counter()
+        tally = _Tally()
+        chunker = self.chunker()
+        with IndexWriter(index, self.manifest(), rebuild=rebuild) as writer:
+            known = writer.store.documents()
+            seen: set[str] = set()
+            pending: list[tuple[Document, str, list[Chunk]]] = []
+            for document, root in self._documents(paths, tally, seen, progress):
+                previous = known.get(document.doc_id)
+                if previous is not None and previous[1] == document.hash:
+                    tally.unchanged += 1
+                    continue
+                if previous is None:
+                    tally.added += 1
+                else:
+                    tally.updated += 1
+                pending.append((document, root, chunker.chunk(document)))
+                if sum(len(c) for _, _, c in pending) >= EMBED_BATCH_CHUNKS:
+                    self._write(writer, pending, tally)
+                    pending = []
+            self._write(writer, pending, tally)
+            if prune:
+                self._prune(writer, known, seen, {str(p.resolve()) for p in paths}, tally)
+            writer.store.commit()
+            counts = writer.store.counts()
+        return IngestReport(
+            added=tally.added,
+            updated=tally.updated,
+            unchanged=tally.unchanged,
+            removed=tally.removed,
+            chunks_added=tally.chunks_added,
+            skipped=tuple(tally.skipped),
+            documents=counts["documents"],
+            chunks=counts["chunks"],
+            seconds=time.perf_counter() - started,
+        )
+
+    def _documents(
+        self, paths: Sequence[Path], tally: _Tally, seen: set[str], progress: bool
+    ) -> Iterator[tuple[Document, str]]:
+        """Loaded documents with their root; unloadable files are tallied as skipped and kept in `seen`
+        so that pruning never deletes the stored version of a file that merely failed to load."""
+        from tqdm import tqdm
+
+        files = list(walk(paths))
+        limit = self.settings.max_file_mb * 1024 * 1024
+        for source in tqdm(files, desc="ingest", unit="file", disable=not progress):
+            seen.add(source.doc_id)
+            if source.path.stat().st_size > limit:
+                self._skip(tally, source.path, f"larger than max_file_mb={self.settings.max_file_mb}")
+                continue
+            try:
+                for document in load(source.path, source.doc_id):
+                    seen.add(document.doc_id)
+                    yield document, str(source.root)
+            except SkipFile as reason:
+                self._skip(tally, source.path, str(reason))
+            except (OSError, UnicodeError, RecursionError, ValueError) as error:
+                self._skip(tally, source.path, f"{type(error).__name__}: {error}")
+
+    @staticmethod
+    def _skip(tally: _Tally, path: Path, reason: str) -> None:
+        log.warning("skipped %s: %s", path, reason)
+        tally.skipped.append((str(path), reason))
+
+    def _write(self, writer: IndexWriter, pending: list[tuple[Document, str, list[Chunk]]], tally: _Tally) -> None:
+        chunks = [c for _, _, doc_chunks in pending for c in doc_chunks]
+        if not pending:
+            return
+        vectors = self.embedder.encode([c.text for c in chunks], progress=False)
+        for document, root, doc_chunks in pending:
+            writer.vectors.remove(np.asarray(writer.store.delete(document.doc_id), dtype=np.int64))
+            writer.store.put(document, root, doc_chunks)
+        writer.vectors.add(np.asarray([c.chunk_id for c in chunks], dtype=np.int64), vectors)
+        tally.chunks_added += len(chunks)
+
+    @staticmethod
+    def _prune(
+        writer: IndexWriter, known: dict[str, tuple[str, str]], seen: set[str], roots: set[str], tally: _Tally
+    ) -> None:
+        """Remove documents that came from one of this run's roots and are no longer there."""
+        for doc_id, (root, _) in known.items():
+            if root in roots and doc_id not in seen:
+                writer.vectors.remove(np.asarray(writer.store.delete(doc_id), dtype=np.int64))
+                tally.removed += 1

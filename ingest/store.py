@@ -1,0 +1,155 @@
+"""The chunk store: documents and chunks (text, metadata, content hash) in an embedded SQLite database."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.records import Chunk, Document, SentenceSpan
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    root TEXT NOT NULL,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    page INTEGER,
+    heading TEXT NOT NULL,
+    sentences TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id, ordinal);
+"""
+
+CHUNK_COLUMNS = "c.chunk_id, c.doc_id, c.ordinal, c.text, c.start, c.end, d.title, d.source, c.page, c.heading, c.sentences"
+
+
+def _chunk_from_row(row: Sequence[Any]) -> Chunk:
+    chunk_id, doc_id, ordinal, text, start, end, title, source, page, heading, sentences = row
+    return Chunk(
+        chunk_id=chunk_id,
+        doc_id=doc_id,
+        ordinal=ordinal,
+        text=text,
+        start=start,
+        end=end,
+        title=title,
+        source=source,
+        page=page,
+        heading=tuple(json.loads(heading)),
+        sentences=tuple(SentenceSpan(t, s, e) for t, s, e in json.loads(sentences)),
+    )
+
+
+class ChunkStore:
+    """Documents and their chunks; one SQLite file, written inside a transaction per ingest."""
+
+    def __init__(self, path: Path, read_only: bool = False) -> None:
+        self.path = path
+        uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
+        self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if not read_only:
+            self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def commit(self) -> None:
+        self.db.commit()
+
+    def documents(self) -> dict[str, tuple[str, str]]:
+        """doc_id -> (root it was ingested from, content hash)."""
+        return {d: (r, h) for d, r, h in self.db.execute("SELECT doc_id, root, hash FROM documents")}
+
+    def chunk_ids_of(self, doc_id: str) -> list[int]:
+        rows = self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))
+        return [r[0] for r in rows]
+
+    def put(self, document: Document, root: str, chunks: Iterable[Chunk]) -> None:
+        """Insert or replace a document and all its chunks."""
+        self.delete(document.doc_id)
+        self.db.execute(
+            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                document.doc_id,
+                root,
+                document.source,
+                document.title,
+                document.hash,
+                json.dumps(dict(document.metadata), ensure_ascii=False, default=str),
+                document.text,
+            ),
+        )
+        self.db.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    c.chunk_id,
+                    c.doc_id,
+                    c.ordinal,
+                    c.text,
+                    c.start,
+                    c.end,
+                    c.page,
+                    json.dumps(list(c.heading), ensure_ascii=False),
+                    json.dumps([(s.text, s.start, s.end) for s in c.sentences], ensure_ascii=False),
+                )
+                for c in chunks
+            ],
+        )
+
+    def delete(self, doc_id: str) -> list[int]:
+        """Remove a document; returns the ids of the chunks that went with it."""
+        removed = self.chunk_ids_of(doc_id)
+        self.db.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+        self.db.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+        return removed
+
+    def chunks(self, chunk_ids: Sequence[int]) -> list[Chunk]:
+        """Chunks by id, in the order asked; unknown ids are left out."""
+        if not chunk_ids:
+            return []
+        found: dict[int, Chunk] = {}
+        for batch_start in range(0, len(chunk_ids), 500):
+            batch = [int(i) for i in chunk_ids[batch_start : batch_start + 500]]
+            marks = ",".join("?" * len(batch))
+            query = (
+                f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d USING (doc_id) "
+                f"WHERE c.chunk_id IN ({marks})"
+            )
+            for row in self.db.execute(query, batch):
+                found[row[0]] = _chunk_from_row(row)
+        return [found[int(i)] for i in chunk_ids if int(i) in found]
+
+    def iter_texts(self) -> Iterator[tuple[int, str]]:
+        """(chunk_id, title + text) of every chunk, in id order, for building the BM25 index."""
+        query = "SELECT c.chunk_id, d.title, c.text FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id"
+        for chunk_id, title, text in self.db.execute(query):
+            yield chunk_id, f"{title}\n{text}" if title else text
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        row = self.db.execute(
+            "SELECT doc_id, source, title, metadata, text FROM documents WHERE doc_id = ?", (doc_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return {"doc_id": row[0], "source": row[1], "title": row[2], "metadata": json.loads(row[3]), "text": row[4]}
+
+    def counts(self) -> dict[str, int]:
+        documents = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return {"documents": documents, "chunks": chunks}

