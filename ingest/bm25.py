@@ -79,7 +79,5 @@ class BM25Index:
         k = min(k, len(self.chunk_ids))
         rows, scores = self.retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
         return [
-            (int(self.chunk_ids[row]), float(score))
-            for row, score in zip(rows[0], scores[0], strict=True)
-            if score > 0
+            (int(self.chunk_ids[row]), float(score)) for row, score in zip(rows[0], scores[0], strict=True) if score > 0
         ]

@@ -106,7 +106,12 @@ class Ingestor:
         )
 
     def run(
-        self, paths: Sequence[Path], index: Path, prune: bool = False, rebuild: bool = False, progress: bool = False
+        self,
+        paths: Sequence[Path],
+        index: Path,
+        prune: bool = False,
+        rebuild: bool = False,
+        progress: bool = False,
     ) -> IngestReport:
         started = time.perf_counter()
         tally = _Tally()

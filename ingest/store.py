@@ -34,7 +34,9 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id, ordinal);
 """
 
-CHUNK_COLUMNS = "c.chunk_id, c.doc_id, c.ordinal, c.text, c.start, c.end, d.title, d.source, c.page, c.heading, c.sentences"
+CHUNK_COLUMNS = (
+    "c.chunk_id, c.doc_id, c.ordinal, c.text, c.start, c.end, d.title, d.source, c.page, c.heading, c.sentences"
+)
 
 
 def _chunk_from_row(row: Sequence[Any]) -> Chunk:
@@ -128,8 +130,7 @@ class ChunkStore:
             batch = [int(i) for i in chunk_ids[batch_start : batch_start + 500]]
             marks = ",".join("?" * len(batch))
             query = (
-                f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d USING (doc_id) "
-                f"WHERE c.chunk_id IN ({marks})"
+                f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({marks})"
             )
             for row in self.db.execute(query, batch):
                 found[row[0]] = _chunk_from_row(row)
@@ -147,7 +148,13 @@ class ChunkStore:
         ).fetchone()
         if row is None:
             return None
-        return {"doc_id": row[0], "source": row[1], "title": row[2], "metadata": json.loads(row[3]), "text": row[4]}
+        return {
+            "doc_id": row[0],
+            "source": row[1],
+            "title": row[2],
+            "metadata": json.loads(row[3]),
+            "text": row[4],
+        }
 
     def counts(self) -> dict[str, int]:
         documents = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]

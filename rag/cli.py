@@ -18,8 +18,11 @@ import typer
 from rag.config import Settings
 from rag.errors import RagError
 
-app = typer.Typer(help="grounded-rag: answers with verified citations, or says the corpus does not say.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="grounded-rag: answers with verified citations, or says the corpus does not say.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,8 +35,9 @@ def setup_logging(verbose: bool = False) -> None:
     from rich.logging import RichHandler
 
     handler = RichHandler(console=_stderr(), show_path=False, show_time=False)
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], format="%(message)s",
-                        force=True)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], format="%(message)s", force=True
+    )
     for noisy in ("httpx", "sentence_transformers", "urllib3", "filelock", "faiss", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -124,8 +128,16 @@ def search(
     settings = settings_from(index=index, top_k=k, retrieval_mode=mode)
     passages = Pipeline.from_settings(settings).search(query)
     hits = [
-        {"rank": p.rank, "score": round(p.score, 6), "chunk_id": p.chunk.chunk_id, "doc_id": p.chunk.doc_id,
-         "title": p.chunk.title, "source": p.chunk.source, "page": p.chunk.page, "text": p.chunk.text}
+        {
+            "rank": p.rank,
+            "score": round(p.score, 6),
+            "chunk_id": p.chunk.chunk_id,
+            "doc_id": p.chunk.doc_id,
+            "title": p.chunk.title,
+            "source": p.chunk.source,
+            "page": p.chunk.page,
+            "text": p.chunk.text,
+        }
         for p in passages
     ]
     if as_json:
@@ -142,6 +154,44 @@ def search(
 
 @app.command()
 @user_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="the question")],
+    index: IndexOption = None,
+    k: Annotated[int | None, typer.Option("-k", help="passages to retrieve")] = None,
+    policy: Annotated[str | None, typer.Option(help="annotate | filter | strict")] = None,
+    backend: Annotated[str | None, typer.Option(help="llamacpp | transformers | openai")] = None,
+    model: Annotated[str | None, typer.Option(help="GGUF path, model dir or endpoint model name")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
+    scorer: Annotated[str | None, typer.Option(help="support scorer: trained | heuristic | nli")] = None,
+    mode: Annotated[str | None, typer.Option(help="dense | bm25 | hybrid")] = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Answer from the index with verified citations, or abstain when the corpus does not say."""
+    setup_logging(verbose)
+    from rag.pipeline import Pipeline
+
+    settings = settings_from(
+        index=index,
+        top_k=k,
+        policy=policy,
+        backend=backend,
+        model=model,
+        base_url=base_url,
+        scorer=scorer,
+        retrieval_mode=mode,
+    )
+    answer = Pipeline.from_settings(settings).ask(question)
+    if as_json:
+        emit_json(answer.to_dict())
+    else:
+        from rag.display import show_answer
+
+        show_answer(answer, _stdout())
+
+
+@app.command()
+@user_errors
 def stats(index: IndexOption = None, as_json: JsonOption = False) -> None:
     """Show what an index holds and what it was built with."""
     from dataclasses import asdict
@@ -150,8 +200,12 @@ def stats(index: IndexOption = None, as_json: JsonOption = False) -> None:
 
     settings = settings_from(index=index)
     opened = Index.open(settings.index)
-    data = {"index": str(settings.index), "generation": opened.generation.name, **asdict(opened.manifest),
-            **opened.store.counts()}
+    data = {
+        "index": str(settings.index),
+        "generation": opened.generation.name,
+        **asdict(opened.manifest),
+        **opened.store.counts(),
+    }
     if as_json:
         emit_json(data)
     else:

@@ -53,7 +53,8 @@ class Settings(BaseSettings):
     nli_model: str | None = Field(None, description="sequence-classification NLI model for scorer=nli")
     support_threshold: float | None = Field(None, description="override the scorer's calibrated threshold")
     policy: str = Field("filter", description="annotate | filter | strict")
-    extractive_fallback: bool = True
+    extractive_fallback: bool = Field(True, description="quote a source sentence when generation fails")
+    extractive_min_similarity: float = Field(0.7, description="question/sentence cosine a quoted fallback answer needs")
 
     # limits
     max_question_chars: int = Field(2000, ge=1)

@@ -1,0 +1,84 @@
+"""Shared fixtures: a fast deterministic embedder for unit tests, sample documents, shared-data discovery."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "data"
+SHARED = Path(os.environ.get("RAG_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared_path(relative: str) -> Path:
+    """A file under ../shared/data, or a skip saying why the test cannot run here."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.skip(f"needs {path} (the ../shared evaluation data beside the checkout; absent in a plain clone)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    from rag.models import resolve_model
+
+    return AutoTokenizer.from_pretrained(resolve_model("embedder", "all-MiniLM-L6-v2"))
+
+
+class HashingEmbedder:
+    """Bag-of-words vectors hashed into 64 dimensions: deterministic, instant, similar texts score high.
+
+    Stands in for the real model in unit tests; the real one is used in the integration tests.
+    """
+
+    dimension = 64
+    max_tokens = 254
+
+    def __init__(self, tokenizer: object, name: str = "all-MiniLM-L6-v2") -> None:
+        self.tokenizer = tokenizer
+        self.name = name
+        self.calls = 0
+
+    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        self.calls += 1
+        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                vectors[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1, norms)
+
+
+@pytest.fixture
+def fake_embedder(tokenizer) -> HashingEmbedder:
+    return HashingEmbedder(tokenizer)
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A small folder of documents in several formats."""
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    (root / "alpha.txt").write_text(
+        "The Alpha line opened in 1894. It ran for 12 kilometres along the coast.\n\n"
+        "Steam services ended in 1962 when the line closed."
+    )
+    (root / "beta.md").write_text(
+        "# Beta station\n\nBeta station has two platforms.\n\n## History\n\nIt was rebuilt in 1921 after a fire."
+    )
+    (root / "sub" / "gamma.html").write_text(
+        "<html><head><title>Gamma depot</title><style>p{color:red}</style><script>var x=1;</script></head>"
+        "<body><nav>Home | About</nav><main><h1>Gamma depot</h1><p>The depot holds four locomotives.</p>"
+        "<h2>Staff</h2><p>Twelve volunteers work there every weekend.</p></main><footer>Copyright</footer></body></html>"
+    )
+    return root
