@@ -1,0 +1,289 @@
+"""Claim-level evaluation of a support scorer (the verifier) on WiCE, HaluEval or plain NLI pairs.
+
+Also the single definition of the deterministic held-out / dev / train splits of WiCE and HaluEval: the
+training recipe (rag.verify.training) imports them, so nothing it trains or tunes on is ever measured.
+
+    evaluate_verifier(scorer, Path("../shared/data/wice/claims_dev.jsonl"), "wice", Path("runs/v"))
+
+Formats: wice ({claim, evidence[], label}: supported -> 1, partially/not supported -> 0; premise = the
+evidence sentences joined), halueval ({knowledge, question, right_answer, hallucinated_answer}: two pairs per
+item, premise = knowledge, claim = question + " " + answer), pairs ({premise, hypothesis, label}).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from eval.datasets import read_jsonl
+from rag.errors import InputError
+from rag.verify.scoring import SupportScorer
+
+FORMATS = ("wice", "halueval", "pairs")
+SPLITS = ("all", "heldout", "dev", "train")
+SPLIT_SALT = "grounded-rag/verifier-split/v1"
+# fraction of WiCE claims (by hash of the claim text) in each split; the rest is train
+WICE_HELDOUT, WICE_DEV = 0.40, 0.30
+# HaluEval items (by hash of the question) held out, then used as dev; the rest is train
+HALUEVAL_HELDOUT, HALUEVAL_DEV = 1000, 500
+POSITIVE_LABELS = {"supported", "entailment", "1", "true"}
+
+
+@dataclass(frozen=True)
+class LabeledPair:
+    """One premise/claim pair with its gold label (1 = supported) and a stable id."""
+
+    id: str
+    premise: str
+    claim: str
+    label: int
+
+
+def split_key(text: str) -> str:
+    """The salted hash that orders items for splitting: stable across runs, machines and file order."""
+    return hashlib.sha256(f"{SPLIT_SALT}:{text}".encode()).hexdigest()
+
+
+def assign_splits(keys: Sequence[str], heldout: int, dev: int) -> list[str]:
+    """Split name per item: the `heldout` items with the lowest hash, then `dev`, then train."""
+    order = sorted(range(len(keys)), key=lambda i: (split_key(keys[i]), i))
+    names = ["train"] * len(keys)
+    for rank, index in enumerate(order):
+        names[index] = "heldout" if rank < heldout else "dev" if rank < heldout + dev else "train"
+    return names
+
+
+def _wice_pairs(records: list[dict]) -> Iterable[tuple[str, list[LabeledPair]]]:
+    keys = [r["claim"] for r in records]
+    count = len(keys)
+    names = assign_splits(keys, round(count * WICE_HELDOUT), round(count * WICE_DEV))
+    for number, (record, name) in enumerate(zip(records, names, strict=True)):
+        label = int(record["label"] == "supported")
+        pair = LabeledPair(f"wice-{number}", " ".join(record["evidence"]), record["claim"], label)
+        yield name, [pair]
+
+
+def _halueval_pairs(records: list[dict]) -> Iterable[tuple[str, list[LabeledPair]]]:
+    names = assign_splits([r["question"] for r in records], HALUEVAL_HELDOUT, HALUEVAL_DEV)
+    for number, (record, name) in enumerate(zip(records, names, strict=True)):
+        claim = record["question"] + " "
+        yield (
+            name,
+            [
+                LabeledPair(f"halueval-{number}-right", record["knowledge"], claim + record["right_answer"], 1),
+                LabeledPair(
+                    f"halueval-{number}-hallucinated",
+                    record["knowledge"],
+                    claim + record["hallucinated_answer"],
+                    0,
+                ),
+            ],
+        )
+
+
+def _plain_pairs(records: list[dict]) -> Iterable[tuple[str, list[LabeledPair]]]:
+    for number, record in enumerate(records):
+        label = int(str(record["label"]).lower() in POSITIVE_LABELS)
+        yield "all", [LabeledPair(f"pair-{number}", record["premise"], record["hypothesis"], label)]
+
+
+READERS: dict[str, Callable[[list[dict]], Iterable[tuple[str, list[LabeledPair]]]]] = {
+    "wice": _wice_pairs,
+    "halueval": _halueval_pairs,
+    "pairs": _plain_pairs,
+}
+
+
+def load_pairs(path: Path, fmt: str, split: str = "all") -> list[LabeledPair]:
+    """Labeled pairs of one split of a benchmark file (`pairs` files have no splits: use "all")."""
+    if fmt not in READERS:
+        raise InputError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    if split not in SPLITS:
+        raise InputError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
+    if not path.is_file():
+        raise InputError(f"dataset {path} does not exist")
+    try:
+        groups = list(READERS[fmt](list(read_jsonl(path))))
+    except KeyError as missing:
+        raise InputError(f"{path}: a {fmt} record has no {missing.args[0]!r}") from None
+    return [pair for name, pairs in groups if split in ("all", name) for pair in pairs]
+
+
+def balanced_accuracy(labels: Sequence[int], decisions: Sequence[int]) -> float:
+    """Mean of the recall of each class present."""
+    recalls = []
+    for cls in (0, 1):
+        hits = [d == cls for y, d in zip(labels, decisions, strict=True) if y == cls]
+        if hits:
+            recalls.append(sum(hits) / len(hits))
+    return sum(recalls) / len(recalls) if recalls else 0.0
+
+
+def f1_unsupported(labels: Sequence[int], decisions: Sequence[int]) -> float:
+    """F1 of the "not supported" class (label 0), the one a verifier exists to catch."""
+    pairs = list(zip(labels, decisions, strict=True))
+    tp = sum(y == 0 and d == 0 for y, d in pairs)
+    fp = sum(y == 1 and d == 0 for y, d in pairs)
+    fn = sum(y == 0 and d == 1 for y, d in pairs)
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def auroc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
+    """Area under the ROC curve (ties count half); None when only one class is present."""
+    positives = [s for y, s in zip(labels, scores, strict=True) if y == 1]
+    negatives = [s for y, s in zip(labels, scores, strict=True) if y == 0]
+    if not positives or not negatives:
+        return None
+    ranked = sorted([(s, 1) for s in positives] + [(s, 0) for s in negatives])
+    rank_sum, index = 0.0, 0
+    while index < len(ranked):
+        end = index
+        while end < len(ranked) and ranked[end][0] == ranked[index][0]:
+            end += 1
+        mean_rank = (index + end + 1) / 2  # 1-based average rank of the tie group
+        rank_sum += mean_rank * sum(label for _, label in ranked[index:end])
+        index = end
+    count_pos, count_neg = len(positives), len(negatives)
+    return (rank_sum - count_pos * (count_pos + 1) / 2) / (count_pos * count_neg)
+
+
+def metrics(labels: Sequence[int], scores: Sequence[float], threshold: float) -> dict[str, Any]:
+    """The summary numbers of one run: decisions are score >= threshold."""
+    decisions = [int(s >= threshold) for s in scores]
+    return {
+        "n": len(labels),
+        "positives": sum(labels),
+        "balanced_accuracy": balanced_accuracy(labels, decisions),
+        "f1_unsupported": f1_unsupported(labels, decisions),
+        "auroc": auroc(labels, scores),
+        "threshold": threshold,
+    }
+
+
+def evaluate_verifier(
+    scorer: SupportScorer, dataset_path: Path, fmt: str, out_dir: Path | None, split: str = "all"
+) -> dict[str, Any]:
+    """Score every pair of the dataset split; write summary.json and scores.jsonl to out_dir if given."""
+    pairs = load_pairs(dataset_path, fmt, split)
+    if not pairs:
+        raise InputError(f"{dataset_path}: no {fmt} pairs in split {split!r}")
+    started = time.perf_counter()
+    scores = scorer.score_batch([(p.premise, p.claim) for p in pairs])
+    elapsed = max(time.perf_counter() - started, 1e-9)
+    summary = {
+        "scorer": scorer.name,
+        "dataset": str(dataset_path),
+        "format": fmt,
+        "split": split,
+        **metrics([p.label for p in pairs], scores, scorer.threshold),
+        "seconds": elapsed,
+        "pairs_per_second": len(pairs) / elapsed,
+    }
+    if out_dir is not None:
+        write_run(out_dir, summary, pairs, scores)
+    return summary
+
+
+def write_run(out_dir: Path, summary: dict[str, Any], pairs: list[LabeledPair], scores: list[float]) -> None:
+    """summary.json plus one line per pair (id, label, score): the ids document exactly what was measured."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    with (out_dir / "scores.jsonl").open("w", encoding="utf-8") as lines:
+        for pair, score in zip(pairs, scores, strict=True):
+            record = {k: v for k, v in asdict(pair).items() if k in ("id", "label")}
+            lines.write(json.dumps({**record, "score": score}) + "\n")
+
+
+def eval_verifier_command(
+    dataset: Path, fmt: str, out: Path | None, scorer_name: str, as_json: bool, split: str = "all"
+) -> dict[str, Any]:
+    """What `rag eval-verifier` runs: build the named scorer from Settings and evaluate it."""
+    from rag.config import Settings
+    from rag.verify.scoring import load_scorer
+
+    settings = Settings(scorer=scorer_name) if scorer_name else Settings()
+    summary = evaluate_verifier(load_scorer(settings), dataset, fmt, out, split)
+    print(json.dumps(summary, indent=2) if as_json else format_summary(summary))
+    return summary
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """One human-readable line per metric."""
+    auc = summary["auroc"]
+    return "\n".join(
+        [
+            f"{summary['scorer']} on {summary['format']}:{summary['split']} (n={summary['n']})",
+            f"  balanced accuracy {summary['balanced_accuracy']:.3f}",
+            f"  F1 unsupported    {summary['f1_unsupported']:.3f}",
+            f"  AUROC             {'n/a' if auc is None else f'{auc:.3f}'}",
+            f"  threshold         {summary['threshold']:.3f}",
+            f"  pairs/s           {summary['pairs_per_second']:.1f}",
+        ]
+    )
+
+
+BENCHMARKS = {"wice": "wice/claims_dev.jsonl", "halueval": "halueval/qa_dev.jsonl"}
+
+
+def benchmark(data: Path, scorer_names: Sequence[str], split: str, out: Path | None) -> list[dict[str, Any]]:
+    """Every named scorer on WiCE and HaluEval (one split) in one run; out/<scorer>-<dataset>/ per result."""
+    from rag.config import Settings
+    from rag.verify.scoring import load_scorer
+
+    results = []
+    for name in scorer_names:
+        scorer = load_scorer(Settings(scorer=name))
+        for fmt, relative in BENCHMARKS.items():
+            target = out / f"{name}-{fmt}" if out else None
+            results.append(evaluate_verifier(scorer, data / relative, fmt, target, split))
+    if out is not None:
+        (out / "table.md").write_text(markdown_table(results), encoding="utf-8")
+    return results
+
+
+def markdown_table(results: Sequence[dict[str, Any]]) -> str:
+    """The benchmark results as the Markdown table the README and model card quote."""
+    rows = [
+        "| scorer | dataset (split) | n | balanced acc. | F1 unsupported | AUROC | threshold | pairs/s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        auc = "n/a" if r["auroc"] is None else f"{r['auroc']:.3f}"
+        rows.append(
+            f"| {r['scorer']} | {r['format']} ({r['split']}) | {r['n']} | {r['balanced_accuracy']:.3f} | "
+            f"{r['f1_unsupported']:.3f} | {auc} | {r['threshold']:.3f} | {r['pairs_per_second']:.1f} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """python -m eval.verifier_eval --dataset FILE --format wice [--split heldout] [--scorer trained]
+    or   python -m eval.verifier_eval --benchmark ../shared/data --scorer trained,heuristic --split heldout."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", type=Path)
+    parser.add_argument("--format", dest="fmt", choices=FORMATS)
+    parser.add_argument("--benchmark", type=Path, help="shared data dir: run WiCE and HaluEval for each scorer")
+    parser.add_argument("--split", choices=SPLITS, default="all")
+    parser.add_argument("--scorer", default="", help="scorer name (comma-separated with --benchmark)")
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.benchmark:
+        names = [n for n in args.scorer.split(",") if n] or ["trained", "heuristic"]
+        print(markdown_table(benchmark(args.benchmark, names, args.split, args.out)), end="")
+        return 0
+    if args.dataset is None or args.fmt is None:
+        parser.error("--dataset and --format are required without --benchmark")
+    eval_verifier_command(args.dataset, args.fmt, args.out, args.scorer, args.json, args.split)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

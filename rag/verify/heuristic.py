@@ -1,0 +1,148 @@
+"""Scorer "heuristic": a transparent, offline support score built from alignment features, no NLI model.
+
+Features of a (premise, claim) pair:
+  similarity   max cosine between the claim and any premise sentence (packaged all-MiniLM-L6-v2)
+  coverage     share of the claim's content words (lower-cased, 5-letter stems) found in the premise
+  numbers      share of the claim's numbers absent from the premise (strong evidence against)
+  entities     share of the claim's capitalised names absent from the premise
+  negation     1 when the claim and its best-matching premise sentence disagree on negation
+combined as p = sigmoid(BIAS + sum(WEIGHTS[f] * f)). The weights and THRESHOLD are constants fitted with
+`python -m rag.verify.training --stage heuristic` (logistic regression on the dev splits of WiCE and HaluEval,
+each dataset weighted equally; threshold = best mean balanced accuracy on the same dev splits).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from rag.config import Settings
+from rag.verify.windows import split_sentences
+
+EMBEDDER = "all-MiniLM-L6-v2"
+FEATURES = ("similarity", "coverage", "numbers", "entities", "negation")
+# fitted on dev (see module docstring); do not tune on held-out data
+WEIGHTS: dict[str, float] = {
+    "similarity": 6.0,
+    "coverage": 3.0,
+    "numbers": -3.0,
+    "entities": -2.0,
+    "negation": -1.5,
+}
+BIAS = -6.0
+THRESHOLD = 0.5
+
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+STOPWORDS = _wordset(
+    "a an the and or but if of at by for with about against between into through during before after above "
+    "below to from up down in out on off over under again further then once here there when where why how all "
+    "any both each few more most other some such no nor only own same so than too very can will just should "
+    "now is are was were be been being have has had having do does did doing this that these those it its "
+    "they them their he him his she her we our you your i me my what which who whom as also"
+)
+NEGATIONS = _wordset("not no never none nobody nothing neither nor without cannot n't")
+WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|\d+(?:[.,]\d+)*")
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+NAME = re.compile(r"\b[A-Z][a-zA-Z]+\b")
+
+
+def content_stems(text: str) -> set[str]:
+    """Lower-cased content words cut to 5 letters (a cheap stemmer)."""
+    words = (w.lower() for w in WORD.findall(text))
+    return {w[:5] for w in words if w not in STOPWORDS and len(w) > 1}
+
+
+def numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in NUMBER.findall(text)}
+
+
+def names(text: str) -> set[str]:
+    """Capitalised words that are not the first word of a sentence and not stopwords."""
+    found = set()
+    for sentence in split_sentences(text):
+        found |= {m.group() for m in NAME.finditer(sentence) if m.start() > 0}
+    return {n for n in found if n.lower() not in STOPWORDS}
+
+
+def is_negated(text: str) -> bool:
+    return any(w.lower() in NEGATIONS or w.lower().endswith("n't") for w in WORD.findall(text))
+
+
+def missing_share(needed: set[str], present: set[str]) -> float:
+    return len(needed - present) / len(needed) if needed else 0.0
+
+
+def features(premise: str, claim: str, best_sentence: str, similarity: float) -> dict[str, float]:
+    """The five features of one pair, given the premise sentence most similar to the claim."""
+    premise_lower = premise.lower()
+    return {
+        "similarity": similarity,
+        "coverage": 1.0 - missing_share(content_stems(claim), content_stems(premise)),
+        "numbers": missing_share(numbers(claim), numbers(premise)),
+        "entities": sum(n.lower() not in premise_lower for n in names(claim)) / max(len(names(claim)), 1),
+        "negation": float(is_negated(claim) != is_negated(best_sentence)),
+    }
+
+
+def combine(values: dict[str, float], weights: dict[str, float] = WEIGHTS, bias: float = BIAS) -> float:
+    z = bias + sum(weights[name] * values[name] for name in FEATURES)
+    return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
+
+
+@lru_cache(maxsize=2)
+def load_embedder(threads: int | None = None) -> Any:
+    """The packaged sentence-transformers model, loaded once per process."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    from rag.models import force_offline, resolve_model
+
+    force_offline()
+    if threads:
+        torch.set_num_threads(threads)
+    return SentenceTransformer(resolve_model("embedder", EMBEDDER), device="cpu")
+
+
+class HeuristicScorer:
+    """Alignment features combined by a documented logistic formula."""
+
+    name = "heuristic"
+
+    def __init__(self, threshold: float = THRESHOLD, threads: int | None = None) -> None:
+        self.threshold = threshold
+        self.threads = threads
+
+    def score(self, premise: str, claim: str) -> float:
+        return self.score_batch([(premise, claim)])[0]
+
+    def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        return [combine(values) for values in self.feature_batch(pairs)]
+
+    def feature_batch(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, float]]:
+        """Features of every pair; all sentences and claims are embedded in one batch."""
+        sentences = [split_sentences(premise) or [premise] for premise, _ in pairs]
+        texts = sorted({t for group in sentences for t in group} | {claim for _, claim in pairs})
+        vectors = self._embed(texts)
+        row = {text: index for index, text in enumerate(texts)}
+        result = []
+        for (premise, claim), group in zip(pairs, sentences, strict=True):
+            sims = vectors[[row[s] for s in group]] @ vectors[row[claim]]
+            best = int(sims.argmax())
+            result.append(features(premise, claim, group[best], float(sims[best])))
+        return result
+
+    def _embed(self, texts: list[str]) -> Any:
+        model = load_embedder(self.threads)
+        return model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True)
+
+
+def build_heuristic(settings: Settings) -> HeuristicScorer:
+    threshold = THRESHOLD if settings.support_threshold is None else settings.support_threshold
+    return HeuristicScorer(threshold, settings.threads)

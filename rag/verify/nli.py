@@ -1,0 +1,142 @@
+"""Scorer "nli": any Hugging Face sequence-classification NLI or fact-checking model, by name or local path.
+
+Works with 3-label NLI cross-encoders (entailment / neutral / contradiction) and 2-label HHEM / MiniCheck
+style models (supported / not supported): the model config's id2label names the entailment label, and the
+support probability is the softmax of that label. Long premises are scored in windows (max over windows).
+
+`SequenceClassifier` is the shared batched runner; the "trained" scorer uses it too.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+from rag.errors import ModelNotFoundError
+from rag.verify.windows import score_windowed
+
+# id2label names (lower-cased) that mean "the premise supports the claim"
+ENTAILMENT_NAMES = ("entailment", "entailed", "supported", "support", "consistent", "factual", "true", "yes")
+DEFAULT_WINDOW_WORDS = 150
+DEFAULT_MAX_LENGTH = 256
+
+
+def entailment_index(id2label: dict[int, str]) -> int:
+    """Index of the supporting label; a 2-label model with generic names (LABEL_0/1) uses label 1."""
+    for index, name in sorted(id2label.items()):
+        if str(name).lower().replace("-", "_") in ENTAILMENT_NAMES:
+            return int(index)
+    if len(id2label) == 2:
+        return 1
+    raise ValueError(f"no entailment/supported label among {sorted(id2label.values())}")
+
+
+class SequenceClassifier:
+    """A loaded (premise, claim) classifier returning the log-odds of its entailment label, batched."""
+
+    def __init__(
+        self,
+        location: str | Path,
+        setting: str = "nli_model",
+        threads: int | None = None,
+        max_length: int = DEFAULT_MAX_LENGTH,
+        quantize: bool = False,
+        batch_size: int = 32,
+    ) -> None:
+        self.model, self.tokenizer = _load(str(location), setting, threads, quantize)
+        self.index = entailment_index(self.model.config.id2label)
+        self.max_length = max_length
+        self.batch_size = batch_size
+
+    def log_odds(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """log(p / (1 - p)) of the entailment label per pair; batches are sorted by length."""
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        result = [0.0] * len(pairs)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            for index, value in zip(chunk, self._batch([pairs[i] for i in chunk]), strict=True):
+                result[index] = value
+        return result
+
+    def _batch(self, pairs: list[tuple[str, str]]) -> list[float]:
+        import torch
+
+        inputs = self.tokenizer(
+            [p for p, _ in pairs],
+            [c for _, c in pairs],
+            truncation="only_first",
+            max_length=self.max_length,
+            padding=True,
+            return_tensors="pt",
+        )
+        with torch.inference_mode():
+            log_probs = torch.log_softmax(self.model(**inputs).logits.float(), dim=-1)
+        entail = log_probs[:, self.index]
+        rest = torch.log1p(-entail.exp().clamp(max=1 - 1e-7))
+        return (entail - rest).tolist()
+
+
+def _load(location: str, setting: str, threads: int | None, quantize: bool) -> tuple[Any, Any]:
+    """Model (fp32, eval mode, optionally int8-quantised Linear layers) and tokenizer; one-line error if absent."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from rag.models import force_offline
+
+    force_offline()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(location)
+        model = AutoModelForSequenceClassification.from_pretrained(location, dtype=torch.float32)
+    except (OSError, ValueError) as error:
+        raise ModelNotFoundError(setting, location, type(error).__name__) from None
+    model.eval()
+    if quantize:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    return model, tokenizer
+
+
+def sigmoid(value: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(value, 60.0), -60.0)))
+
+
+class NliScorer:
+    """Support probability = the entailment softmax of an NLI model, max over premise windows."""
+
+    name = "nli"
+
+    def __init__(
+        self,
+        classifier: SequenceClassifier,
+        threshold: float = 0.5,
+        window_words: int = DEFAULT_WINDOW_WORDS,
+    ) -> None:
+        self.classifier = classifier
+        self.threshold = threshold
+        self.window_words = window_words
+
+    def score(self, premise: str, claim: str) -> float:
+        return self.score_batch([(premise, claim)])[0]
+
+    def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        log_odds = score_windowed(pairs, self.classifier.log_odds, self.window_words)
+        return [sigmoid(value) for value in log_odds]
+
+
+def build_nli(settings: Settings) -> NliScorer:
+    """The "nli" scorer from settings.nli_model (a hub id in the local cache or a directory)."""
+    from rag.models import resolve_model
+
+    if not settings.nli_model:
+        raise ModelNotFoundError("nli_model", "", "scorer=nli needs nli_model set")
+    location = resolve_model("nli_model", settings.nli_model)
+    classifier = SequenceClassifier(location, "nli_model", settings.threads)
+    threshold = 0.5 if settings.support_threshold is None else settings.support_threshold
+    return NliScorer(classifier, threshold)

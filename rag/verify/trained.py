@@ -1,0 +1,85 @@
+"""Scorer "trained": the project's own MiniLM-L6 cross-encoder verifier committed in rag/verify/model/.
+
+It returns Platt-calibrated probabilities; the decision threshold chosen on dev data lives beside the weights
+in calibration.json (settings.support_threshold overrides it). How it was made: rag.verify.training and
+rag/verify/model/MODEL_CARD.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+from rag.errors import ModelNotFoundError
+from rag.verify.nli import DEFAULT_MAX_LENGTH, DEFAULT_WINDOW_WORDS, SequenceClassifier, sigmoid
+from rag.verify.windows import score_windowed
+
+MODEL_DIR = Path(__file__).parent / "model"
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What calibration.json holds: p = sigmoid(slope * log_odds + intercept), decided at threshold."""
+
+    platt_slope: float = 1.0
+    platt_intercept: float = 0.0
+    threshold: float = 0.5
+    max_length: int = DEFAULT_MAX_LENGTH
+    window_words: int = DEFAULT_WINDOW_WORDS
+    quantize: bool = False
+
+    @classmethod
+    def load(cls, model_dir: Path) -> Calibration:
+        path = model_dir / "calibration.json"
+        if not path.is_file():
+            return cls()
+        known = cls.__dataclass_fields__
+        values: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def probability(self, log_odds: float) -> float:
+        return sigmoid(self.platt_slope * log_odds + self.platt_intercept)
+
+
+class CrossEncoderVerifier:
+    """The cross-encoder with windowing: raw log-odds per (premise, claim), max over premise windows."""
+
+    def __init__(self, model_dir: Path, threads: int | None = None, calibration: Calibration | None = None):
+        self.calibration = calibration or Calibration.load(model_dir)
+        self.classifier = SequenceClassifier(
+            model_dir,
+            "scorer",
+            threads,
+            max_length=self.calibration.max_length,
+            quantize=self.calibration.quantize,
+        )
+
+    def margins(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        return score_windowed(pairs, self.classifier.log_odds, self.calibration.window_words)
+
+
+class TrainedScorer:
+    """Calibrated support probabilities from the committed cross-encoder."""
+
+    name = "trained"
+
+    def __init__(self, verifier: CrossEncoderVerifier, threshold: float | None = None) -> None:
+        self.verifier = verifier
+        self.threshold = verifier.calibration.threshold if threshold is None else threshold
+
+    def score(self, premise: str, claim: str) -> float:
+        return self.score_batch([(premise, claim)])[0]
+
+    def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        return [self.verifier.calibration.probability(m) for m in self.verifier.margins(pairs)]
+
+
+def build_trained(settings: Settings, model_dir: Path = MODEL_DIR) -> TrainedScorer:
+    """The "trained" scorer from the committed model; a one-line error if its files are missing."""
+    if not (model_dir / "config.json").is_file():
+        raise ModelNotFoundError("scorer", "trained", f"no model files in {model_dir}")
+    return TrainedScorer(CrossEncoderVerifier(model_dir, settings.threads), settings.support_threshold)

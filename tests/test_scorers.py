@@ -1,0 +1,226 @@
+"""Support scorers: registry, interface conformance, windowing, the NLI loader and the heuristic features."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.errors import ModelNotFoundError
+from rag.verify.heuristic import HeuristicScorer, build_heuristic, combine, features
+from rag.verify.nli import NliScorer, SequenceClassifier, build_nli, entailment_index
+from rag.verify.scoring import SCORERS, SupportScorer, load_scorer
+from rag.verify.windows import score_windowed, split_sentences, split_windows
+
+FILLER = "The committee reviewed routine matters of the harbour budget and adjourned without a vote."
+NEEDLE = "The lighthouse at Carrow Point was automated in 1987."
+
+
+def long_premise(words: int = 3000, needle_at: float = 0.8) -> str:
+    """About `words` words of filler with NEEDLE placed deep inside."""
+    count = words // len(FILLER.split())
+    sentences = [FILLER] * count
+    sentences.insert(int(count * needle_at), NEEDLE)
+    return " ".join(sentences)
+
+
+# ------------------------------------------------------------------ registry
+
+
+def test_builtin_scorers_are_registered() -> None:
+    import rag.verify.scorers  # noqa: F401
+
+    assert {"trained", "heuristic", "nli"} <= set(SCORERS.names())
+
+
+def test_importing_scorers_does_not_load_model_libraries() -> None:
+    code = (
+        "import sys, rag.verify.scorers; "
+        "heavy = [m for m in ('torch', 'transformers', 'sentence_transformers') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+# ------------------------------------------------------------------ windows
+
+
+def test_split_sentences() -> None:
+    assert split_sentences("One here. Two there! Three? 4 is a number.") == [
+        "One here.",
+        "Two there!",
+        "Three?",
+        "4 is a number.",
+    ]
+
+
+def test_short_premise_is_one_window() -> None:
+    assert split_windows("A short premise. Two sentences.", 50) == ["A short premise. Two sentences."]
+
+
+def test_windows_bound_length_overlap_and_cover_every_sentence() -> None:
+    premise = long_premise(3000)
+    windows = split_windows(premise, 120)
+    assert len(windows) > 20
+    assert all(len(w.split()) <= 120 for w in windows)
+    assert sum(NEEDLE in w for w in windows) >= 1
+    # consecutive windows share a sentence
+    assert windows[0].split(". ")[-1] in windows[1]
+    assert set(split_sentences(premise)) == {s for w in windows for s in split_sentences(w)}
+
+
+def test_overlong_sentence_is_cut_into_pieces() -> None:
+    windows = split_windows(" ".join(["word"] * 500), 100)
+    assert len(windows) >= 5 and all(len(w.split()) <= 100 for w in windows)
+
+
+def test_score_windowed_takes_the_max_and_batches_once() -> None:
+    calls: list[int] = []
+
+    def lexical(pairs: list[tuple[str, str]]) -> list[float]:
+        calls.append(len(pairs))
+        return [float(NEEDLE in premise) for premise, _ in pairs]
+
+    scores = score_windowed([(long_premise(), "claim"), (FILLER, "claim")], lexical, 150)
+    assert scores == [1.0, 0.0]
+    assert len(calls) == 1 and calls[0] > 2
+
+
+# ------------------------------------------------------------------ nli loader (tiny random model)
+
+
+VOCAB = [
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    *["the", "a", "lighthouse", "was", "automated", "in", "1987", "is", "not"],
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_nli(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer BERT NLI model with 3 labels and a 14-token vocabulary, saved like a hub model."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    path = tmp_path_factory.mktemp("tiny-nli")
+    (path / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
+    BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(VOCAB),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        num_labels=3,
+        id2label={0: "contradiction", 1: "entailment", 2: "neutral"},
+        label2id={"contradiction": 0, "entailment": 1, "neutral": 2},
+    )
+    BertForSequenceClassification(config).save_pretrained(path)
+    return path
+
+
+def test_nli_scorer_loads_a_local_model_and_conforms(tiny_nli: Path) -> None:
+    scorer = load_scorer(Settings(scorer="nli", nli_model=str(tiny_nli)))
+    assert isinstance(scorer, SupportScorer) and scorer.name == "nli"
+    assert scorer.threshold == 0.5
+    assert isinstance(scorer, NliScorer) and scorer.classifier.index == 1
+    scores = scorer.score_batch([("the lighthouse was automated in 1987", "the lighthouse was automated")] * 2)
+    assert len(scores) == 2 and all(0.0 <= s <= 1.0 for s in scores)
+    assert scores[0] == pytest.approx(scores[1])
+    assert scorer.score("the lighthouse", "a lighthouse") == pytest.approx(
+        scorer.score_batch([("the lighthouse", "a lighthouse")])[0]
+    )
+
+
+def test_nli_probability_is_the_entailment_softmax(tiny_nli: Path) -> None:
+    import torch
+
+    classifier = SequenceClassifier(tiny_nli, max_length=64)
+    inputs = classifier.tokenizer(["the lighthouse"], ["is not"], return_tensors="pt")
+    with torch.inference_mode():
+        expected = torch.softmax(classifier.model(**inputs).logits, -1)[0, 1].item()
+    scorer = NliScorer(classifier)
+    assert scorer.score("the lighthouse", "is not") == pytest.approx(expected, abs=1e-5)
+
+
+def test_nli_threshold_override(tiny_nli: Path) -> None:
+    scorer = build_nli(Settings(nli_model=str(tiny_nli), support_threshold=0.8))
+    assert scorer.threshold == 0.8
+
+
+def test_missing_nli_model_is_a_one_line_error(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no-such-model")
+    with pytest.raises(ModelNotFoundError) as caught:
+        build_nli(Settings(nli_model=missing))
+    assert "nli_model" in str(caught.value) and missing in str(caught.value)
+    assert "\n" not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_unset_nli_model_is_a_one_line_error() -> None:
+    with pytest.raises(ModelNotFoundError, match="nli_model"):
+        build_nli(Settings(scorer="nli"))
+
+
+@pytest.mark.parametrize(
+    ("id2label", "index"),
+    [
+        ({0: "contradiction", 1: "entailment", 2: "neutral"}, 1),
+        ({0: "ENTAILMENT", 1: "NEUTRAL", 2: "CONTRADICTION"}, 0),
+        ({0: "not_supported", 1: "supported"}, 1),
+        ({0: "LABEL_0", 1: "LABEL_1"}, 1),
+        ({0: "consistent", 1: "hallucinated"}, 0),
+    ],
+)
+def test_entailment_index(id2label: dict[int, str], index: int) -> None:
+    assert entailment_index(id2label) == index
+
+
+def test_entailment_index_rejects_unknown_three_way_labels() -> None:
+    with pytest.raises(ValueError, match="no entailment"):
+        entailment_index({0: "a", 1: "b", 2: "c"})
+
+
+# ------------------------------------------------------------------ heuristic
+
+
+def test_heuristic_features_catch_numbers_names_and_negation() -> None:
+    premise = "The lighthouse at Carrow Point was automated in 1987."
+    same = features(premise, "Carrow Point's lighthouse was automated in 1987.", premise, 0.9)
+    number = features(premise, "The lighthouse at Carrow Point was automated in 1991.", premise, 0.9)
+    name = features(premise, "The lighthouse at Dunmore Point was automated in 1987.", premise, 0.9)
+    negated = features(premise, "The lighthouse at Carrow Point was not automated in 1987.", premise, 0.9)
+    assert same["numbers"] == 0.0 and number["numbers"] == 1.0
+    assert same["entities"] == 0.0 and name["entities"] == 0.5
+    assert same["negation"] == 0.0 and negated["negation"] == 1.0
+    assert same["coverage"] == 1.0
+    assert combine(same) > max(combine(number), combine(name), combine(negated))
+
+
+def test_heuristic_threshold_override_without_loading_a_model() -> None:
+    assert build_heuristic(Settings(scorer="heuristic", support_threshold=0.3)).threshold == 0.3
+
+
+@pytest.mark.slow
+def test_heuristic_scorer_conforms_and_separates() -> None:
+    scorer = load_scorer(Settings(scorer="heuristic"))
+    assert isinstance(scorer, SupportScorer) and isinstance(scorer, HeuristicScorer)
+    premise = long_premise(3000)
+    scores = scorer.score_batch(
+        [
+            (premise, NEEDLE),
+            (premise, "The lighthouse at Carrow Point was automated in 1964."),
+            (FILLER, "The airport opened a second runway for cargo flights."),
+        ]
+    )
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert scores[0] >= scorer.threshold > max(scores[1:])

@@ -1,0 +1,182 @@
+"""eval.verifier_eval: loaders for each format, metrics, deterministic splits, summary files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from eval.verifier_eval import (
+    assign_splits,
+    auroc,
+    balanced_accuracy,
+    eval_verifier_command,
+    evaluate_verifier,
+    f1_unsupported,
+    load_pairs,
+    main,
+)
+from rag.errors import InputError
+from rag.verify.scoring import SCORERS
+from tests.conftest import shared_path
+
+
+class KeywordScorer:
+    """Supports a claim when its last word appears in the premise: a transparent stand-in for a model."""
+
+    name = "keyword"
+    threshold = 0.5
+
+    def score(self, premise: str, claim: str) -> float:
+        return float(claim.rstrip(".").split()[-1].lower() in premise.lower())
+
+    def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        return [self.score(p, c) for p, c in pairs]
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def wice_file(tmp_path: Path) -> Path:
+    return write_jsonl(
+        tmp_path / "wice.jsonl",
+        [
+            {"claim": "It opened in Paris.", "evidence": ["The shop", "opened in Paris."], "label": "supported"},
+            {"claim": "It opened in Rome.", "evidence": ["It opened in Paris."], "label": "partially_supported"},
+            {"claim": "It closed in Oslo.", "evidence": ["It opened in Oslo."], "label": "not_supported"},
+        ],
+    )
+
+
+@pytest.fixture
+def halueval_file(tmp_path: Path) -> Path:
+    return write_jsonl(
+        tmp_path / "halueval.jsonl",
+        [
+            {"knowledge": "Ada was born in London.", "question": "Where was Ada born?",
+             "right_answer": "London", "hallucinated_answer": "Ada was born in Paris"},
+            {"knowledge": "The bridge is 300 m long.", "question": "How long is the bridge?",
+             "right_answer": "300 m", "hallucinated_answer": "It is 500 m long but spans nothing"},
+        ],
+    )  # fmt: skip
+
+
+@pytest.fixture
+def pairs_file(tmp_path: Path) -> Path:
+    return write_jsonl(
+        tmp_path / "pairs.jsonl",
+        [
+            {"premise": "A cat sat on the mat.", "hypothesis": "A cat sat on the mat.", "label": "entailment"},
+            {"premise": "A cat sat on the mat.", "hypothesis": "A dog sat.", "label": "contradiction"},
+            {"premise": "A cat sat on the mat.", "hypothesis": "The cat was black.", "label": "neutral"},
+            {"premise": "Rain fell.", "hypothesis": "It rained.", "label": "supported"},
+            {"premise": "Rain fell.", "hypothesis": "It snowed.", "label": "not_supported"},
+        ],
+    )
+
+
+def test_wice_pairs_join_evidence_and_binarise_labels(wice_file: Path) -> None:
+    pairs = load_pairs(wice_file, "wice")
+    assert [p.label for p in pairs] == [1, 0, 0]
+    assert pairs[0].premise == "The shop opened in Paris." and pairs[0].claim == "It opened in Paris."
+
+
+def test_halueval_items_give_one_supported_and_one_unsupported_pair(halueval_file: Path) -> None:
+    pairs = load_pairs(halueval_file, "halueval")
+    assert [p.label for p in pairs] == [1, 0, 1, 0]
+    assert pairs[0].claim == "Where was Ada born? London"
+    assert pairs[1].claim == "Where was Ada born? Ada was born in Paris"
+    assert pairs[0].premise == "Ada was born in London."
+
+
+def test_plain_pairs_map_three_and_two_way_labels(pairs_file: Path) -> None:
+    assert [p.label for p in load_pairs(pairs_file, "pairs")] == [1, 0, 0, 1, 0]
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path: Path, pairs_file: Path) -> None:
+    with pytest.raises(InputError, match="unknown format"):
+        load_pairs(pairs_file, "csv")
+    with pytest.raises(InputError, match="does not exist"):
+        load_pairs(tmp_path / "missing.jsonl", "pairs")
+    with pytest.raises(InputError, match="'hypothesis'"):
+        load_pairs(write_jsonl(tmp_path / "bad.jsonl", [{"premise": "x", "label": "supported"}]), "pairs")
+
+
+def test_metrics_on_known_values() -> None:
+    labels = [1, 1, 0, 0]
+    assert balanced_accuracy(labels, [1, 0, 0, 0]) == 0.75
+    assert f1_unsupported(labels, [1, 0, 0, 0]) == pytest.approx(0.8)
+    assert f1_unsupported(labels, [1, 1, 1, 1]) == 0.0
+    assert auroc(labels, [0.9, 0.4, 0.5, 0.1]) == 0.75
+    assert auroc(labels, [0.5, 0.5, 0.5, 0.5]) == 0.5
+    assert auroc([1, 1], [0.2, 0.3]) is None
+
+
+def test_splits_are_deterministic_sized_and_order_free() -> None:
+    keys = [f"claim {i}" for i in range(100)]
+    names = assign_splits(keys, 40, 30)
+    assert names.count("heldout") == 40 and names.count("dev") == 30 and names.count("train") == 30
+    reversed_names = assign_splits(keys[::-1], 40, 30)[::-1]
+    assert names == reversed_names
+
+
+def test_evaluate_writes_summary_and_scores(wice_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    summary = evaluate_verifier(KeywordScorer(), wice_file, "wice", out)
+    # "Paris." supported (1.0), "Rome." missing (0.0), "Oslo." present in evidence (1.0, a false support)
+    assert summary["n"] == 3 and summary["balanced_accuracy"] == 0.75
+    assert summary["f1_unsupported"] == pytest.approx(2 / 3)
+    assert summary["auroc"] == 0.75 and summary["threshold"] == 0.5
+    assert summary["pairs_per_second"] > 0
+    written = json.loads((out / "summary.json").read_text())
+    for key in ("n", "balanced_accuracy", "f1_unsupported", "auroc", "threshold", "pairs_per_second"):
+        assert written[key] == summary[key]
+    lines = (out / "scores.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["wice-0", "wice-1", "wice-2"]
+
+
+def test_command_and_main_use_the_named_scorer(
+    halueval_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import rag.verify.scorers  # noqa: F401
+
+    monkeypatch.setitem(SCORERS._factories, "keyword", lambda settings: KeywordScorer())
+    summary = eval_verifier_command(halueval_file, "halueval", None, "keyword", as_json=True)
+    assert summary["n"] == 4 and summary["balanced_accuracy"] == 1.0
+    assert json.loads(capsys.readouterr().out)["scorer"] == "keyword"
+    argv = ["--dataset", str(halueval_file), "--format", "halueval", "--scorer", "keyword"]
+    assert main([*argv, "--out", str(tmp_path / "o")]) == 0
+    assert "balanced accuracy 1.000" in capsys.readouterr().out
+    assert json.loads((tmp_path / "o" / "summary.json").read_text())["n"] == 4
+
+
+@pytest.mark.shared
+def test_heldout_splits_of_the_shared_data_are_fixed_and_disjoint() -> None:
+    wice = shared_path("wice/claims_dev.jsonl")
+    halueval = shared_path("halueval/qa_dev.jsonl")
+    wice_held = load_pairs(wice, "wice", "heldout")
+    assert len(wice_held) == 140 and len(load_pairs(wice, "wice", "dev")) == 105
+    halu_held = {p.id for p in load_pairs(halueval, "halueval", "heldout")}
+    assert len(halu_held) == 2000
+    assert not halu_held & {p.id for p in load_pairs(halueval, "halueval", "train")}
+    assert {p.id for p in wice_held} == {p.id for p in load_pairs(wice, "wice", "heldout")}
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_training_data_never_contains_heldout_items() -> None:
+    from rag.verify.training import training_set
+
+    wice = shared_path("wice/claims_dev.jsonl")
+    halueval = shared_path("halueval/qa_dev.jsonl")
+    held_claims = {p.claim for p in load_pairs(wice, "wice", "heldout") + load_pairs(wice, "wice", "dev")}
+    held_halu = {p.claim for p in load_pairs(halueval, "halueval", "heldout")}
+    held_halu |= {p.claim for p in load_pairs(halueval, "halueval", "dev")}
+    train = training_set(wice.parent.parent, seed=0)
+    assert sum(p.id.startswith("wice") for p in train) > 50
+    assert not {p.claim for p in train} & (held_claims | held_halu)
