@@ -107,13 +107,14 @@ class Ingestor:
 
     def run(
         self,
-        paths: Sequence[Path],
-        index: Path,
+        paths: Sequence[Path | str],
+        index: Path | str,
         prune: bool = False,
         rebuild: bool = False,
         progress: bool = False,
     ) -> IngestReport:
         started = time.perf_counter()
+        paths, index = [Path(p) for p in paths], Path(index)
         tally = _Tally()
         chunker = self.chunker()
         with IndexWriter(index, self.manifest(), rebuild=rebuild) as writer:

@@ -79,6 +79,7 @@ def corpus(tmp_path: Path) -> Path:
     (root / "sub" / "gamma.html").write_text(
         "<html><head><title>Gamma depot</title><style>p{color:red}</style><script>var x=1;</script></head>"
         "<body><nav>Home | About</nav><main><h1>Gamma depot</h1><p>The depot holds four locomotives.</p>"
-        "<h2>Staff</h2><p>Twelve volunteers work there every weekend.</p></main><footer>Copyright</footer></body></html>"
+        "<h2>Staff</h2><p>Twelve volunteers work there every weekend.</p></main>"
+        "<footer>Copyright</footer></body></html>"
     )
     return root

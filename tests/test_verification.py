@@ -1,0 +1,139 @@
+"""Citation parsing, re-citation, quotes and the answer policies, with a transparent word-overlap scorer."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from rag.errors import UnknownNameError
+from rag.records import Chunk, Passage, SentenceSpan
+from rag.verify.citations import parse_citations
+from rag.verify.policies import POLICIES, UNSUPPORTED_MARK, render
+from rag.verify.verifier import Verifier, is_abstention
+
+
+class OverlapScorer:
+    """Share of the claim's words found in the premise: enough to make support decisions predictable."""
+
+    name = "overlap"
+    threshold = 0.8
+
+    def score(self, premise: str, claim: str) -> float:
+        words = set(re.findall(r"\w+", claim.lower()))
+        return len(words & set(re.findall(r"\w+", premise.lower()))) / max(1, len(words))
+
+    def score_batch(self, pairs):
+        return [self.score(p, c) for p, c in pairs]
+
+
+def passage(n: int, *sentences: str) -> Passage:
+    spans, offset = [], 100 * n
+    for sentence in sentences:
+        spans.append(SentenceSpan(sentence, offset, offset + len(sentence)))
+        offset += len(sentence) + 1
+    text = " ".join(sentences)
+    chunk = Chunk(n, f"doc{n}", 0, text, 100 * n, 100 * n + len(text), sentences=tuple(spans))
+    return Passage(chunk, score=1.0 / n, rank=n)
+
+
+PASSAGES = [
+    passage(1, "The railway opened in 1894.", "It was built by Hartley and Sons."),
+    passage(2, "The viaduct has nine arches.", "It was repaired in 2019."),
+    passage(3, "Tickets cost 12 pounds for adults."),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Opened in 1894 [1].", [("Opened in 1894.", (1,))]),
+        ("Opened in 1894 [1, 3].", [("Opened in 1894.", (1, 3))]),
+        ("Opened in 1894 [1][3].", [("Opened in 1894.", (1, 3))]),
+        ("Opened in 1894. [2] Nine arches [2].", [("Opened in 1894.", (2,)), ("Nine arches.", (2,))]),
+        ("Opened in 1894 [1-3].", [("Opened in 1894.", (1, 2, 3))]),
+        ("Opened in 1894 [1] [1].", [("Opened in 1894.", (1,))]),
+        ("Opened in 1894 [9] [0].", [("Opened in 1894.", ())]),
+        ("No citation here.", [("No citation here.", ())]),
+        ("[1]", []),
+        ("", []),
+    ],
+)
+def test_parse_citations(text: str, expected: list[tuple[str, tuple[int, ...]]]) -> None:
+    assert [(s.text, s.citations) for s in parse_citations(text, n_sources=3)] == expected
+
+
+def verify(text: str):
+    return Verifier(OverlapScorer()).verify(parse_citations(text, len(PASSAGES)), PASSAGES)
+
+
+def test_supported_sentence_keeps_its_citation_and_quote() -> None:
+    [sentence] = verify("The railway opened in 1894 [1].")
+    assert sentence.verdict.status == "supported"
+    [citation] = sentence.citations
+    assert (citation.n, citation.doc_id, citation.quote) == (1, "doc1", "The railway opened in 1894.")
+    assert (citation.start, citation.end) == (100, 100 + len("The railway opened in 1894."))
+
+
+def test_wrong_citation_is_recited_to_supporting_passage() -> None:
+    [sentence] = verify("The viaduct has nine arches [3].")
+    assert sentence.verdict.status == "recited"
+    assert [c.n for c in sentence.citations] == [2]
+    assert sentence.generator_citations == (3,)
+
+
+def test_unsupported_sentence_has_no_citations() -> None:
+    [sentence] = verify("The railway closed in 1962 [1].")
+    assert sentence.verdict.status == "unsupported" and not sentence.supported
+    assert sentence.citations == ()
+
+
+def test_only_supporting_citations_are_kept() -> None:
+    [sentence] = verify("Tickets cost 12 pounds for adults [1][3].")
+    assert [c.n for c in sentence.citations] == [3]
+
+
+MIXED = "The railway opened in 1894 [1]. The railway closed in 1962 [1]."
+
+
+def test_filter_removes_and_counts_unsupported() -> None:
+    outcome = POLICIES.get("filter")(verify(MIXED))
+    assert [s.text for s in outcome.sentences] == ["The railway opened in 1894."]
+    assert outcome.removed == 1 and outcome.abstain_reason is None
+
+
+def test_annotate_keeps_and_marks_unsupported() -> None:
+    outcome = POLICIES.get("annotate")(verify(MIXED))
+    assert len(outcome.sentences) == 2 and outcome.removed == 0
+    expected = f"The railway opened in 1894. [1] The railway closed in 1962. {UNSUPPORTED_MARK}"
+    assert render(outcome.sentences) == expected
+
+
+def test_strict_abstains_unless_all_supported() -> None:
+    outcome = POLICIES.get("strict")(verify(MIXED))
+    assert outcome.sentences == () and "1 of 2" in outcome.abstain_reason
+    assert POLICIES.get("strict")(verify("The railway opened in 1894 [1].")).abstain_reason is None
+
+
+def test_every_policy_abstains_when_nothing_is_supported() -> None:
+    for name in POLICIES.names():
+        assert POLICIES.get(name)(verify("The railway closed in 1962 [1].")).abstain_reason
+
+
+def test_unknown_policy_lists_valid_names() -> None:
+    with pytest.raises(UnknownNameError, match="annotate, filter, strict"):
+        POLICIES.get("lenient")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The sources do not contain the answer.", True),
+        ("The provided context doesn't mention the fare.", True),
+        ("I don't know.", True),
+        ("The railway opened in 1894.", False),
+        ("The sources say the line opened in 1894.", False),
+    ],
+)
+def test_abstention_sentences_are_recognised(text: str, expected: bool) -> None:
+    assert is_abstention(text) is expected
