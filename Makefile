@@ -10,15 +10,25 @@ LLAMA_CMAKE_ARGS := -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX
 
 DOCS ?= data/corpus
 INDEX ?= indexes/sample
-Q ?= When was the Harbor Valley Light Railway founded?
+Q ?= When was the Harbor Valley Railway Preservation Society founded?
 K ?= 5
 SHARED ?= ../shared/data
+# The demo asks one answerable (q001) and one unanswerable (q033) question from data/questions.jsonl.
+DEMO_ANSWERABLE := When was the Harbor Valley Light Railway Order granted?
+DEMO_UNANSWERABLE := How many tons of slate did the railway carry in 1935?
 
-.PHONY: setup demo ingest search ask eval eval-clapnq serve test test-fast lint clean bench bench-ingest \
-	bench-ask train-verifier
+.PHONY: setup demo ingest search ask test test-fast lint clean bench
+
+# The first command on a fresh machine: set up, build the sample index, ask two questions.
+demo: ingest
+	@echo; echo ">>> $(DEMO_ANSWERABLE)"
+	$(RAG) ask "$(DEMO_ANSWERABLE)" --index $(INDEX)
+	@echo; echo ">>> $(DEMO_UNANSWERABLE)"
+	$(RAG) ask "$(DEMO_UNANSWERABLE)" --index $(INDEX)
 
 setup: $(STAMP)
 
+# torch first, pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
@@ -34,6 +44,9 @@ ingest: setup
 search: setup
 	$(RAG) search "$(Q)" --index $(INDEX) -k $(K)
 
+ask: setup
+	$(RAG) ask "$(Q)" --index $(INDEX) -k $(K)
+
 test: setup
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q
 
@@ -46,3 +59,5 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) indexes runs bench/out .pytest_cache .ruff_cache
+
+include mk/*.mk

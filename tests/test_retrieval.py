@@ -1,0 +1,54 @@
+"""Retrieval: RRF fusion arithmetic, the three modes over a real index built with the fast embedder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import Ingestor
+from rag.config import Settings
+from rag.errors import InputError, UnknownNameError
+from rag.pipeline import Pipeline
+from rag.retrieval.fusion import reciprocal_rank_fusion
+
+
+def test_rrf_rewards_agreement_and_orders_ties_stably() -> None:
+    fused = reciprocal_rank_fusion([[(1, 0.9), (2, 0.8), (3, 0.1)], [(3, 5.0), (1, 4.0)]], k=60)
+    assert [chunk_id for chunk_id, _ in fused] == [1, 3, 2]
+    assert fused[0][1] == pytest.approx(1 / 61 + 1 / 62)
+    assert reciprocal_rank_fusion([[(5, 1.0)], [(4, 1.0)]], k=60) == [(4, 1 / 61), (5, 1 / 61)]
+
+
+@pytest.fixture
+def pipeline(corpus: Path, tmp_path: Path, fake_embedder) -> Pipeline:
+    index = tmp_path / "idx"
+    Ingestor(Settings(index=index), embedder=fake_embedder).run([corpus], index)
+    built = Pipeline(Settings(index=index, top_k=3))
+    built.__dict__["embedder"] = fake_embedder
+    return built
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
+def test_each_mode_finds_the_document_with_the_answer(pipeline: Pipeline, mode: str) -> None:
+    passages = pipeline.search("How many locomotives does the depot hold?", mode=mode)
+    assert passages[0].chunk.doc_id == "sub/gamma.html"
+    assert [p.rank for p in passages] == list(range(1, len(passages) + 1))
+    assert all(-1.0 <= p.scores["dense"] <= 1.0 for p in passages)
+
+
+def test_bm25_ignores_queries_without_known_words(pipeline: Pipeline) -> None:
+    assert pipeline.search("zzzz qqqq", mode="bm25") == []
+
+
+def test_hybrid_returns_top_k(pipeline: Pipeline) -> None:
+    assert len(pipeline.search("station platforms fire", k=2)) == 2
+
+
+def test_unknown_mode_and_bad_questions(pipeline: Pipeline) -> None:
+    with pytest.raises(UnknownNameError, match="bm25, dense, hybrid"):
+        pipeline.search("anything", mode="sparse")
+    with pytest.raises(InputError, match="empty"):
+        pipeline.search("   ")
+    with pytest.raises(InputError, match="max_question_chars"):
+        pipeline.search("why " * 25_000)
