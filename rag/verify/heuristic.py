@@ -1,7 +1,8 @@
 """Scorer "heuristic": a transparent, offline support score built from alignment features, no NLI model.
 
 Features of a (premise, claim) pair:
-  similarity   max cosine between the claim and any premise sentence (packaged all-MiniLM-L6-v2)
+  similarity   max cosine between the claim and a premise sentence (packaged all-MiniLM-L6-v2); only the
+               CANDIDATES sentences sharing most content words with the claim are embedded (speed)
   coverage     share of the claim's content words (lower-cased, 5-letter stems) found in the premise
   numbers      share of the claim's numbers absent from the premise (strong evidence against)
   entities     share of the claim's capitalised names absent from the premise
@@ -24,16 +25,17 @@ from rag.verify.windows import split_sentences
 
 EMBEDDER = "all-MiniLM-L6-v2"
 FEATURES = ("similarity", "coverage", "numbers", "entities", "negation")
-# fitted on dev (see module docstring); do not tune on held-out data
+# fitted on dev with seed 0 (see module docstring; dev balanced accuracy WiCE 0.80, HaluEval 0.61)
 WEIGHTS: dict[str, float] = {
-    "similarity": 6.0,
-    "coverage": 3.0,
-    "numbers": -3.0,
-    "entities": -2.0,
-    "negation": -1.5,
+    "similarity": 2.246,
+    "coverage": 2.725,
+    "numbers": -2.515,
+    "entities": -0.193,
+    "negation": -1.21,
 }
-BIAS = -6.0
-THRESHOLD = 0.5
+BIAS = -3.445
+THRESHOLD = 0.485
+CANDIDATES = 8
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -77,6 +79,16 @@ def is_negated(text: str) -> bool:
 
 def missing_share(needed: set[str], present: set[str]) -> float:
     return len(needed - present) / len(needed) if needed else 0.0
+
+
+def candidates(premise: str, claim: str, count: int = CANDIDATES) -> list[str]:
+    """The premise sentences sharing most content words with the claim (ties: earlier first)."""
+    sentences = split_sentences(premise) or [premise]
+    if len(sentences) <= count:
+        return sentences
+    wanted = content_stems(claim)
+    ranked = sorted(range(len(sentences)), key=lambda i: -len(wanted & content_stems(sentences[i])))
+    return [sentences[i] for i in sorted(ranked[:count])]
 
 
 def features(premise: str, claim: str, best_sentence: str, similarity: float) -> dict[str, float]:
@@ -127,7 +139,7 @@ class HeuristicScorer:
 
     def feature_batch(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, float]]:
         """Features of every pair; all sentences and claims are embedded in one batch."""
-        sentences = [split_sentences(premise) or [premise] for premise, _ in pairs]
+        sentences = [candidates(premise, claim) for premise, claim in pairs]
         texts = sorted({t for group in sentences for t in group} | {claim for _, claim in pairs})
         vectors = self._embed(texts)
         row = {text: index for index, text in enumerate(texts)}
