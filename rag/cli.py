@@ -181,7 +181,10 @@ def ask(
         scorer=scorer,
         retrieval_mode=mode,
     )
-    answer = Pipeline.from_settings(settings).ask(question)
+    pipeline = Pipeline.from_settings(settings)
+    with _stderr().status("loading models"):
+        pipeline.warm_up()
+    answer = pipeline.ask(question)
     if as_json:
         emit_json(answer.to_dict())
     else:
@@ -229,6 +232,24 @@ def convert(
     passages = passages or questions[0].parent / "passages.jsonl"
     count = write_items(CONVERTERS[dataset](questions, passages), out)
     print(f"wrote {count} items to {out}", file=sys.stderr)
+
+
+@app.command("eval-verifier")
+@user_errors
+def eval_verifier(
+    dataset: Annotated[Path, typer.Option(help="labelled premise/claim file")],
+    fmt: Annotated[str, typer.Option("--format", help="wice | halueval | pairs")],
+    out: Annotated[Path | None, typer.Option(help="directory for summary.json and scores.jsonl")] = None,
+    scorer: Annotated[str | None, typer.Option(help="support scorer: trained | heuristic | nli")] = None,
+    split: Annotated[str, typer.Option(help="all | dev | heldout (the project's fixed held-out part)")] = "all",
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Measure a support scorer on labelled claims: balanced accuracy, F1 of 'unsupported', AUROC, pairs/s."""
+    setup_logging(verbose)
+    from eval.verifier_eval import eval_verifier_command
+
+    eval_verifier_command(dataset, fmt, out, scorer or "", as_json, split)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ def show_answer(answer: Answer, console: Any) -> None:
                 body.append(f"[{n}]", style="bold cyan")
             body.append(" ")
     title = "Extractive answer (quoted from the sources)" if answer.extractive else "Answer"
-    console.print(Panel(body, title=title, subtitle=_summary(answer)))
+    console.print(Panel(body, title=title))
+    console.print(_summary(answer), style="dim")
     cited = {c.n: c for s in answer.sentences for c in s.citations}
     for n, passage in enumerate(answer.passages, start=1):
         chunk = passage.chunk
@@ -32,7 +33,7 @@ def show_answer(answer: Answer, console: Any) -> None:
         line.append(f"{chunk.title or chunk.doc_id} ({chunk.doc_id}{where})")
         if n in cited:
             c = cited[n]
-            line.append(f'\\n    "{c.quote}" (chars {c.start}-{c.end}, support {c.support:.2f})', style="green")
+            line.append(f'\n    "{c.quote}" (chars {c.start}-{c.end}, support {c.support:.2f})', style="green")
         console.print(line)
     unsupported = [s for s in answer.sentences if not s.supported]
     for sentence in unsupported:
