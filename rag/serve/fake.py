@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.config import Settings
-from rag.errors import InputError
+from rag.errors import InputError, UnknownNameError
 from rag.records import Answer, Chunk, Citation, Passage, Sentence, SentenceSpan, Verdict
 
 DOCUMENTS: dict[str, tuple[str, str]] = {
@@ -34,6 +34,7 @@ DOCUMENTS: dict[str, tuple[str, str]] = {
 }
 UNSUPPORTED_CLAIM = "It was also the first railway in the country to run at night."
 NOTHING_RELEVANT = "retrieval found no passage relevant enough to the question"
+MODES = ("dense", "bm25", "hybrid")
 
 
 def _words(text: str) -> set[str]:
@@ -103,6 +104,8 @@ class FakePipeline:
 
     def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
         words = _words(self.check_question(query))
+        if mode is not None and mode not in MODES:
+            raise UnknownNameError(f"unknown retrieval mode {mode!r}; valid: {', '.join(MODES)}")
         time.sleep(self.delay_s)
         scored = [(len(words & _words(c.text)) / (len(words) or 1), c) for c in self.index.store.chunks.values()]
         ranked = sorted(((s, c) for s, c in scored if s > 0), key=lambda sc: -sc[0])[: k or self.settings.top_k]
