@@ -163,9 +163,21 @@ class Pipeline:
         return fallback or self._abstain(run, reason, raw, policy_name, outcome.sentences, outcome.removed)
 
     def _extractive(self, run: _Run, raw: str, policy_name: str) -> Answer | None:
-        """A quoted answer when a source sentence answers the question closely enough to stand alone."""
+        """A quoted answer when a source sentence answers the question closely enough to stand alone.
+
+        The sentence must contain every number the question names: "tons carried in 1935" is not answered by
+        a sentence about 1925, however similar the two are.
+        """
         started = time.perf_counter()
-        candidates = [(n, p, s) for n, p in enumerate(run.passages, start=1) for s in p.chunk.sentences]
+        from rag.verify.heuristic import numbers
+
+        asked = numbers(run.question)
+        candidates = [
+            (n, p, s)
+            for n, p in enumerate(run.passages, start=1)
+            for s in p.chunk.sentences
+            if asked <= numbers(s.text)
+        ]
         if not candidates:
             return None
         vectors = self.embedder.encode([run.question] + [s.text for _, _, s in candidates])
