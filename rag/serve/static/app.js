@@ -233,6 +233,10 @@ async function showQuote(citation, button) {
 // ---------------------------------------------------------------------------------------------- sources
 
 function renderSources() {
+  if (!state.passages.length) {
+    $("sources").replaceChildren(el("li", { className: "muted", textContent: "No passage retrieved." }));
+    return;
+  }
   $("sources").replaceChildren(
     ...state.passages.map((p) => {
       const where = [p.doc_id, p.page ? `page ${p.page}` : "", p.heading.join(" › ")].filter(Boolean).join(" · ");
