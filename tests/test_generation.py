@@ -93,6 +93,11 @@ def test_transformers_backend_refuses_a_missing_model(tmp_path: Path) -> None:
         load_generator(Settings(backend="transformers", model=str(tmp_path / "nothing-here")))
 
 
+def test_transformers_backend_points_a_gguf_model_to_llamacpp() -> None:
+    with pytest.raises(ModelNotFoundError, match="backend=llamacpp"):
+        load_generator(Settings(backend="transformers"))  # the default model is the packaged GGUF
+
+
 # llamacpp
 
 
