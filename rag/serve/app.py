@@ -303,7 +303,8 @@ async def on_invalid(request: Request, error: RequestValidationError) -> JSONRes
 def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_invalid)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, on_error)
+    for kind in (RagError, Busy, RequestTimeout, Exception):
+        app.add_exception_handler(kind, on_error)
 
 
 class BodyLimit:
