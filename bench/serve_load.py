@@ -178,9 +178,13 @@ def run_server(args: argparse.Namespace) -> None:
 
     options = {"generation_queue": args.generation_queue}
     if not args.fake:
+        from rag.errors import RagError
         from rag.serve import serve
 
-        serve(Settings().with_overrides(index=args.index), "127.0.0.1", args.port, **options)
+        try:
+            serve(Settings().with_overrides(index=args.index), "127.0.0.1", args.port, **options)
+        except RagError as error:
+            raise SystemExit(f"error: {error}") from None
         return
     import uvicorn
 

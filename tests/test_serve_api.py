@@ -19,7 +19,7 @@ from rag.config import Settings
 from rag.errors import InputError, RagError
 from rag.records import Answer
 from rag.serve import create_app
-from rag.serve.app import is_loopback, serve, serve_in_thread
+from rag.serve.app import SerializedEmbedder, is_loopback, serve, serve_in_thread
 from rag.serve.fake import UNSUPPORTED_CLAIM, FakePipeline
 
 QUESTION = "When did the railway open?"
@@ -331,7 +331,7 @@ def upload(client: Any, name: str, text: str) -> httpx.Response:
 
 
 def test_uploaded_text_becomes_searchable(settings: Settings, live_index: Any) -> None:
-    with make_client(settings, live_index, allow_ingest=True) as client:
+    with make_client(settings, live_index, allow_ingest=True, ingest_embedder=live_index.embedder) as client:
         before = client.get("/stats").json()["index"]
         response = upload(client, "delta.txt", "The Delta viaduct has seventeen granite arches.")
         assert response.status_code == 200, response.text
@@ -340,6 +340,7 @@ def test_uploaded_text_becomes_searchable(settings: Settings, live_index: Any) -
         assert hits["passages"][0]["doc_id"] == "uploads/delta.txt"
         assert "seventeen" in client.get("/documents/uploads/delta.txt").json()["text"]
         after = client.get("/stats").json()
+        assert isinstance(live_index.__dict__["embedder"], SerializedEmbedder)
     assert after["index"]["documents"] == before["documents"] + 1
     assert after["index"]["generation"] != before["generation"]
     assert after["ingest"]["last"]["files"] == ["delta.txt"]
@@ -364,7 +365,7 @@ def test_bad_uploads_are_refused(settings: Settings, fake: FakePipeline, files: 
 
 
 def test_ingest_swaps_the_index_under_concurrent_queries(settings: Settings, live_index: Any) -> None:
-    app = create_app(settings, live_index, allow_ingest=True, reload_check_s=0.0)
+    app = create_app(settings, live_index, allow_ingest=True, reload_check_s=0.0, ingest_embedder=live_index.embedder)
     stop = threading.Event()
 
     def query(base: str) -> list[int]:

@@ -37,6 +37,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -188,6 +189,29 @@ def reopened(pipeline: Any) -> Any:
     return fresh
 
 
+class SerializedEmbedder:
+    """An embedder shared by request threads, one `encode` at a time; everything else is delegated."""
+
+    def __init__(self, embedder: Any) -> None:
+        self.embedder = embedder
+        self._lock = threading.Lock()
+
+    def encode(self, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            return self.embedder.encode(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.embedder, name)
+
+
+def serialize_models(pipeline: Any) -> None:
+    """Put the loaded query embedder behind a lock (the generator already runs on a one-worker lane).
+    Reopened copies share the wrapped embedder, and so the lock."""
+    loaded = getattr(pipeline, "__dict__", {}).get("embedder")
+    if loaded is not None and not isinstance(loaded, SerializedEmbedder):
+        pipeline.__dict__["embedder"] = SerializedEmbedder(loaded)
+
+
 class PipelineHolder:
     """The live pipeline. Once an ingest (here or by `rag ingest`) swaps in a newer index generation, it is
     replaced by a reopened copy; requests already running keep the pipeline they started with."""
@@ -228,11 +252,12 @@ class Service:
     generation: Lane
     search: Lane
     ingest: Lane
+    ingest_embedder: Any = None
     started: float = field(default_factory=time.time)
     last_ingest: dict[str, Any] | None = None
 
     @classmethod
-    def create(cls, settings: Settings, pipeline: Any, options: ServeOptions) -> Service:
+    def create(cls, settings: Settings, pipeline: Any, options: ServeOptions, ingest_embedder: Any = None) -> Service:
         return cls(
             settings=settings,
             options=options,
@@ -240,7 +265,16 @@ class Service:
             generation=Lane("generation", options.generation_workers, options.generation_queue),
             search=Lane("search", options.search_workers, options.search_queue),
             ingest=Lane("ingest", 1, 0),
+            ingest_embedder=ingest_embedder,
         )
+
+    @cached_property
+    def ingestor(self) -> Any:
+        """The uploads' Ingestor, with an embedder of its own (loaded at the first upload) unless one was
+        given: chunking uses its tokenizer, which must not be shared with the query threads."""
+        from ingest.pipeline import Ingestor
+
+        return Ingestor(self.settings, embedder=self.ingest_embedder)
 
     def lanes(self) -> list[Lane]:
         return [self.generation, self.search, self.ingest]
@@ -456,12 +490,8 @@ async def _save_one(upload: UploadFile, target: Path, limit: int) -> None:
 
 def ingest_folder(service: Service, temporary: Path) -> dict[str, Any]:
     """Ingest the uploaded folder (no pruning) into the live index aside, swap, reopen; then delete it."""
-    from ingest.pipeline import Ingestor
-
     try:
-        pipeline = service.holder.pipeline
-        ingestor = Ingestor(service.settings, embedder=getattr(pipeline, "embedder", None))
-        report = ingestor.run([temporary], service.settings.index).to_dict()
+        report = service.ingestor.run([temporary], service.settings.index).to_dict()
         service.holder.refresh()
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
@@ -489,11 +519,9 @@ async def ask(body: AskBody, service: ServiceDep) -> dict[str, Any]:
 @router.post(
     "/ask/stream",
     summary="Answer as server-sent events: passages, token..., answer (or error)",
-    response_class=JSONResponse,
+    response_class=EventSourceResponse,
 )
-async def ask_stream(body: AskBody, service: ServiceDep) -> Any:
-    from sse_starlette import EventSourceResponse
-
+async def ask_stream(body: AskBody, service: ServiceDep) -> EventSourceResponse:
     question = checked_question(body.question, service.settings)
 
     def events() -> Iterator[tuple[str, Any]]:
@@ -597,10 +625,15 @@ async def page() -> FileResponse:
 
 
 def create_app(
-    settings: Settings, pipeline: Any = None, options: ServeOptions | None = None, **overrides: Any
+    settings: Settings,
+    pipeline: Any = None,
+    options: ServeOptions | None = None,
+    ingest_embedder: Any = None,
+    **overrides: Any,
 ) -> FastAPI:
     """The service over `pipeline` (a Pipeline built from `settings` when None; any duck-typed object
-    with ask/ask_stream/search/warm_up/index works). `overrides` replace fields of `options`."""
+    with ask/ask_stream/search/warm_up/index works). `overrides` replace fields of `options`;
+    `ingest_embedder` replaces the embedder that uploads are ingested with (tests)."""
     if pipeline is None:
         from rag.pipeline import Pipeline
 
@@ -610,6 +643,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(pipeline.warm_up)
+        serialize_models(pipeline)
         yield
         app.state.service.close()
 
@@ -619,7 +653,7 @@ def create_app(
         lifespan=lifespan,
         description="Answers with verified citations, or says the corpus does not say.",
     )
-    app.state.service = Service.create(settings, pipeline, options)
+    app.state.service = Service.create(settings, pipeline, options, ingest_embedder)
     add_error_handlers(app)
     app.add_middleware(BodyLimit, options=options)
     app.include_router(open_router)
