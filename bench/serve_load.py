@@ -84,12 +84,13 @@ async def one_request(client: Any, endpoint: str, question: str) -> int:
 
 
 async def run_level(
-    base_url: str, endpoint: str, clients: int, questions: list[str], budget: tuple[int, float]
+    base_url: str, endpoint: str, clients: int, questions: list[str], budget: tuple[int, float, float]
 ) -> Level:
-    """`clients` concurrent loops sending requests until the count or time budget is spent."""
+    """`clients` concurrent loops sending requests until the count or time budget is spent (requests
+    already sent then finish, each within the client timeout)."""
     import httpx
 
-    limit, seconds = budget
+    limit, seconds, client_timeout = budget
     level = Level(endpoint, clients)
     counter = iter(range(limit))
     started = time.perf_counter()
@@ -103,12 +104,11 @@ async def run_level(
             try:
                 status = await one_request(http, endpoint, questions[n % len(questions)])
             except httpx.HTTPError:
-                status = 0
+                status = 0  # no response: connection error or client timeout
             record(level, status, (time.perf_counter() - sent) * 1000)
 
-    timeout = httpx.Timeout(max(seconds, 30.0) * 2)
     limits = httpx.Limits(max_connections=clients)
-    async with httpx.AsyncClient(base_url=base_url, timeout=timeout, limits=limits) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=client_timeout, limits=limits) as http:
         await asyncio.gather(*(client_loop(http) for _ in range(clients)))
     level.seconds = time.perf_counter() - started
     return level
@@ -148,13 +148,17 @@ def server_process(args: argparse.Namespace) -> Iterator[str]:
 
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen(server_command(args, port), env=env, cwd=REPO)
+    log_path = args.out.with_suffix(".server.log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("w")
+    process = subprocess.Popen(server_command(args, port), env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + args.startup_timeout
         while True:
             if process.poll() is not None:
-                raise SystemExit(f"the server exited with status {process.returncode} before answering")
+                tail = log_path.read_text().strip().splitlines()[-1:] or ["(no output)"]
+                raise SystemExit(f"the server exited with status {process.returncode}: {tail[0]} (log: {log_path})")
             try:
                 if httpx.get(f"{url}/health", timeout=2).status_code == 200:
                     break
@@ -170,6 +174,7 @@ def server_process(args: argparse.Namespace) -> Iterator[str]:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+        log.close()
 
 
 def run_server(args: argparse.Namespace) -> None:
@@ -217,7 +222,7 @@ def measure(args: argparse.Namespace, base_url: str) -> list[Level]:
     questions = load_questions(args.questions)
     levels = []
     for endpoint in args.endpoints:
-        budget = (args.requests if endpoint == "search" else args.ask_requests, args.seconds)
+        budget = (args.requests if endpoint == "search" else args.ask_requests, args.seconds, args.client_timeout)
         for clients in args.clients:
             level = asyncio.run(run_level(base_url, endpoint, clients, questions, budget))
             print(f"{endpoint:>6} x{clients:<3} {level.summary()['rps']} req/s", file=sys.stderr)
@@ -231,7 +236,12 @@ def write(args: argparse.Namespace, levels: list[Level], target: str) -> None:
         "target": target,
         "fake": args.fake,
         "index": None if args.fake or args.url else str(args.index),
-        "budget": {"requests": args.requests, "ask_requests": args.ask_requests, "seconds": args.seconds},
+        "budget": {
+            "requests": args.requests,
+            "ask_requests": args.ask_requests,
+            "seconds": args.seconds,
+            "client_timeout": args.client_timeout,
+        },
         "generation_queue": args.generation_queue,
         "python": platform.python_version(),
         "cpus": os.cpu_count(),
@@ -251,6 +261,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=200, help="at most this many /search requests per level")
     parser.add_argument("--ask-requests", type=int, default=48, help="at most this many /ask requests per level")
     parser.add_argument("--seconds", type=float, default=30.0, help="at most this long per level")
+    parser.add_argument("--client-timeout", type=float, default=180.0, help="seconds (above the server's 120 s)")
     parser.add_argument("--generation-queue", type=int, default=8, help="server: waiting generations before 429")
     parser.add_argument("--fake-delay", type=float, default=0.002, help="fake pipeline: seconds per token")
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
