@@ -47,7 +47,7 @@ search: setup
 ask: setup
 	$(RAG) ask "$(Q)" --index $(INDEX) -k $(K)
 
-test: setup
+test: setup browser-deps
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q
 
 test-fast: setup

@@ -234,6 +234,25 @@ def convert(
     print(f"wrote {count} items to {out}", file=sys.stderr)
 
 
+@app.command()
+@user_errors
+def serve(
+    index: IndexOption = None,
+    host: Annotated[str, typer.Option(help="interface to bind; non-loopback needs --api-key")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    api_key: Annotated[
+        str | None, typer.Option(envvar="RAG_API_KEY", help="require this X-API-Key header [env RAG_API_KEY]")
+    ] = None,
+    allow_ingest: Annotated[bool, typer.Option(help="enable POST /ingest (uploads only)")] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Serve the HTTP API and the web page; models load once at start-up."""
+    setup_logging(verbose)
+    from rag.serve.app import serve as run_server
+
+    run_server(settings_from(index=index), host=host, port=port, api_key=api_key, allow_ingest=allow_ingest)
+
+
 @app.command("eval-verifier")
 @user_errors
 def eval_verifier(
