@@ -216,7 +216,7 @@ class Pipeline:
         raw: str,
         policy_name: str,
         sentences: tuple[Sentence, ...] = (),
-        removed: int = 0,
+        removed: tuple[Sentence, ...] = (),
     ) -> Answer:
         return Answer(
             question=run.question,
@@ -227,6 +227,6 @@ class Pipeline:
             passages=tuple(run.passages),
             raw_answer=raw,
             policy=policy_name,
-            removed=removed,
+            removed_sentences=removed,
             timings=dict(run.timings),
         )

@@ -175,9 +175,14 @@ class Answer:
     raw_answer: str = ""
     abstain_reason: str | None = None
     policy: str = "filter"
-    removed: int = 0
+    removed_sentences: tuple[Sentence, ...] = ()
     extractive: bool = False
     timings: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def removed(self) -> int:
+        """How many generated sentences the policy withheld for lack of support."""
+        return len(self.removed_sentences)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -189,6 +194,7 @@ class Answer:
             "removed": self.removed,
             "extractive": self.extractive,
             "sentences": [s.to_dict() for s in self.sentences],
+            "removed_sentences": [s.to_dict() for s in self.removed_sentences],
             "passages": [p.to_dict(n) for n, p in enumerate(self.passages, start=1)],
             "raw_answer": self.raw_answer,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},

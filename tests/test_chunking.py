@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from ingest.chunking import Chunker, chunk_id_for
 from rag.records import Document, Section
 
@@ -25,7 +27,7 @@ def test_offsets_point_at_chunk_text(tokenizer) -> None:
 def test_chunks_fit_token_budget_and_overlap(tokenizer) -> None:
     chunks = Chunker(tokenizer, chunk_size=64, chunk_overlap=16).chunk(make_document())
     assert all(len(tokenizer.tokenize(c.text)) <= 64 for c in chunks)
-    assert all(b.start < a.end for a, b in zip(chunks, chunks[1:], strict=False)), "consecutive chunks overlap"
+    assert all(b.start < a.end for a, b in itertools.pairwise(chunks)), "consecutive chunks overlap"
     assert chunks[0].start == 0 and chunks[-1].end == len(TEXT.rstrip())
 
 

@@ -99,12 +99,13 @@ MIXED = "The railway opened in 1894 [1]. The railway closed in 1962 [1]."
 def test_filter_removes_and_counts_unsupported() -> None:
     outcome = POLICIES.get("filter")(verify(MIXED))
     assert [s.text for s in outcome.sentences] == ["The railway opened in 1894."]
-    assert outcome.removed == 1 and outcome.abstain_reason is None
+    assert [s.text for s in outcome.removed] == ["The railway closed in 1962."]
+    assert outcome.abstain_reason is None
 
 
 def test_annotate_keeps_and_marks_unsupported() -> None:
     outcome = POLICIES.get("annotate")(verify(MIXED))
-    assert len(outcome.sentences) == 2 and outcome.removed == 0
+    assert len(outcome.sentences) == 2 and outcome.removed == ()
     expected = f"The railway opened in 1894. [1] The railway closed in 1962. {UNSUPPORTED_MARK}"
     assert render(outcome.sentences) == expected
 

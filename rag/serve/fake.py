@@ -160,12 +160,18 @@ class FakePipeline:
             passages=tuple(passages),
             raw_answer=raw,
             policy=policy or self.settings.policy,
-            removed=outcome.removed,
+            removed_sentences=outcome.removed,
             timings={"retrieve": 0.001, "generate": 0.002, "verify": 0.001},
         )
 
     def _abstain(
-        self, question: str, passages: list[Passage], reason: str, raw: str, policy: str | None, removed: int = 0
+        self,
+        question: str,
+        passages: list[Passage],
+        reason: str,
+        raw: str,
+        policy: str | None,
+        removed: tuple[Sentence, ...] = (),
     ) -> Answer:
         return Answer(
             question=question,
@@ -175,5 +181,5 @@ class FakePipeline:
             passages=tuple(passages),
             raw_answer=raw,
             policy=policy or self.settings.policy,
-            removed=removed,
+            removed_sentences=removed,
         )

@@ -19,10 +19,10 @@ UNSUPPORTED_MARK = "[unsupported]"
 
 @dataclass(frozen=True, slots=True)
 class PolicyOutcome:
-    """The sentences shown, how many were removed, and why the answer abstains (None if it does not)."""
+    """The sentences shown, those withheld, and why the answer abstains (None if it does not)."""
 
     sentences: tuple[Sentence, ...]
-    removed: int
+    removed: tuple[Sentence, ...]
     abstain_reason: str | None
 
 
@@ -35,24 +35,25 @@ NOTHING_SUPPORTED = "no sentence of the generated answer is supported by the ret
 @POLICIES.register("annotate")
 def annotate(sentences: Sequence[Sentence]) -> PolicyOutcome:
     supported = any(s.supported for s in sentences)
-    return PolicyOutcome(tuple(sentences), 0, None if supported else NOTHING_SUPPORTED)
+    return PolicyOutcome(tuple(sentences), (), None if supported else NOTHING_SUPPORTED)
 
 
 @POLICIES.register("filter")
 def keep_supported(sentences: Sequence[Sentence]) -> PolicyOutcome:
     kept = tuple(s for s in sentences if s.supported)
-    return PolicyOutcome(kept, len(sentences) - len(kept), None if kept else NOTHING_SUPPORTED)
+    removed = tuple(s for s in sentences if not s.supported)
+    return PolicyOutcome(kept, removed, None if kept else NOTHING_SUPPORTED)
 
 
 @POLICIES.register("strict")
 def all_or_nothing(sentences: Sequence[Sentence]) -> PolicyOutcome:
     unsupported = sum(not s.supported for s in sentences)
     if not sentences:
-        return PolicyOutcome((), 0, NOTHING_SUPPORTED)
+        return PolicyOutcome((), (), NOTHING_SUPPORTED)
     if unsupported:
         reason = f"strict policy: {unsupported} of {len(sentences)} sentences are not supported by the sources"
-        return PolicyOutcome((), len(sentences), reason)
-    return PolicyOutcome(tuple(sentences), 0, None)
+        return PolicyOutcome((), tuple(sentences), reason)
+    return PolicyOutcome(tuple(sentences), (), None)
 
 
 def render(sentences: Sequence[Sentence]) -> str:

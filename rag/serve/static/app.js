@@ -176,8 +176,8 @@ function citeButton(citation) {
 }
 
 function renderRemoved(answer) {
-  const flagged = answer.sentences.filter((s) => !s.supported);
-  const count = flagged.length || answer.removed;
+  const flagged = [...answer.sentences.filter((s) => !s.supported), ...(answer.removed_sentences || [])];
+  const count = flagged.length;
   $("removed-toggle-label").hidden = count === 0 && !(answer.abstained && answer.raw_answer);
   $("removed-count").textContent = count ? `(${count})` : "";
   $("flagged-list").replaceChildren(
