@@ -234,6 +234,66 @@ def convert(
     print(f"wrote {count} items to {out}", file=sys.stderr)
 
 
+@app.command("eval")
+@user_errors
+def evaluate(
+    dataset: Annotated[Path, typer.Option(help="eval set (JSONL: id, question, answers, gold_doc_ids)")],
+    index: IndexOption = None,
+    out: Annotated[Path, typer.Option(help="run directory: items.jsonl, summary.json, report.md/html")] = Path(
+        "runs/eval"
+    ),
+    limit: Annotated[int | None, typer.Option(help="evaluate the first N items only")] = None,
+    judge: Annotated[str, typer.Option(help="ragas judge LLM: none | local | openai")] = "none",
+    retrieval_only: Annotated[bool, typer.Option(help="skip generation: retrieval metrics only")] = False,
+    fail_under: Annotated[
+        str | None, typer.Option(help="e.g. faithfulness.verifier=0.9,citation.precision=0.8: exit 1 if missed")
+    ] = None,
+    k: Annotated[int | None, typer.Option("-k", help="passages to retrieve")] = None,
+    policy: Annotated[str | None, typer.Option(help="annotate | filter | strict")] = None,
+    scorer: Annotated[str | None, typer.Option(help="support scorer: trained | heuristic | nli")] = None,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Measure hallucination: faithfulness, citation recall/precision, abstention, answer and retrieval quality."""
+    setup_logging(verbose)
+    from eval.report import fmt, fmt_ci, metric_rows
+    from eval.runner import parse_fail_under, run_eval
+
+    thresholds = parse_fail_under(fail_under) if fail_under else None
+    settings = settings_from(index=index, top_k=k, policy=policy, scorer=scorer)
+    summary = run_eval(settings, dataset, out, limit, judge, retrieval_only, thresholds, progress=not as_json)
+    if as_json:
+        emit_json(summary)
+    else:
+        from rich.table import Table
+
+        table = Table("metric", "value [95% CI]", "n", title=f"{dataset} -> {out}")
+        for name, entry in metric_rows(summary):
+            table.add_row(name, f"{fmt(entry['value'])} {fmt_ci(entry)}", str(entry.get("n", "")))
+        _stdout().print(table)
+    missed = summary["fail_under"]["missed"]
+    if missed:
+        print("below threshold: " + "; ".join(missed), file=sys.stderr)
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="first run directory (baseline)")],
+    run_b: Annotated[Path, typer.Argument(help="second run directory")],
+    as_json: JsonOption = False,
+) -> None:
+    """Metric deltas between two evaluation runs, with confidence intervals."""
+    from eval.compare import compare_runs, print_comparison
+
+    rows = compare_runs(run_a, run_b)
+    if as_json:
+        emit_json(rows)
+    else:
+        print_comparison(rows, str(run_a), str(run_b), _stdout())
+
+
 @app.command()
 @user_errors
 def serve(
