@@ -25,6 +25,7 @@ import os
 import re
 import sys
 import types
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import cache
@@ -35,7 +36,7 @@ from rag.errors import InputError
 
 JUDGES = ("none", "local", "openai")
 LOCAL_CONTEXT_TOKENS = 8192
-JUDGE_MAX_TOKENS = 768
+JUDGE_MAX_TOKENS = 512
 PARSE_ERROR_NAMES = frozenset(
     {"JudgeParseError", "ValidationError", "JSONDecodeError", "InstructorRetryException", "IncompleteOutputException"}
 )
@@ -82,7 +83,9 @@ def _stub_vertexai() -> None:
     if name in sys.modules:
         return
     try:
-        __import__(name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            __import__(name)
     except ImportError:
         stub = types.ModuleType(name)
         stub.ChatVertexAI = type("ChatVertexAI", (), {})  # type: ignore[attr-defined]

@@ -30,9 +30,12 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 
 def fmt_ci(entry: dict[str, Any]) -> str:
-    if entry.get("ci_low") is None:
+    """A metric entry as "value [ci_low, ci_high]" ("–" when not measured)."""
+    if entry.get("value") is None:
         return "–"
-    return f"[{fmt(entry['ci_low'])}, {fmt(entry['ci_high'])}]"
+    if entry.get("ci_low") is None:
+        return fmt(entry["value"])
+    return f"{fmt(entry['value'])} [{fmt(entry['ci_low'])}, {fmt(entry['ci_high'])}]"
 
 
 def raw_vs_verified(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -171,8 +174,8 @@ def markdown(summary: dict[str, Any], records: Sequence[dict[str, Any]]) -> str:
         "## Metrics (mean, 95% bootstrap CI, n items)",
         "",
     ]
-    rows = [(k, fmt(v["value"]), fmt_ci(v), str(v["n"])) for k, v in metric_rows(summary)]
-    lines += _md_table(("metric", "value", "95% CI", "n"), rows)
+    rows = [(k, fmt_ci(v), str(v["n"])) for k, v in metric_rows(summary)]
+    lines += _md_table(("metric", "value [95% CI]", "n"), rows)
     pairs = raw_vs_verified(summary)
     if pairs:
         lines += ["", "## What verification bought (raw generator → verified)", ""]
@@ -254,10 +257,7 @@ def html_report(summary: dict[str, Any], records: Sequence[dict[str, Any]]) -> s
         f"<p>{counts['items']} items ({counts['answerable']} answerable, {counts['unanswerable']} unanswerable), "
         f"{counts['errors']} errors. Judge {html.escape(run['judge'])}, scorer {html.escape(str(run['scorer']))}, "
         f"policy {html.escape(run['policy'])}, model {html.escape(run['model'])}, top_k {run['top_k']}.</p>",
-        _html_table(
-            ("metric", "value", "95% CI", "n"),
-            [(k, fmt(v["value"]), fmt_ci(v), str(v["n"])) for k, v in metric_rows(summary)],
-        ),
+        _html_table(("metric", "value [95% CI]", "n"), [(k, fmt_ci(v), str(v["n"])) for k, v in metric_rows(summary)]),
     ]
     pairs = raw_vs_verified(summary)
     if pairs:

@@ -1,0 +1,30 @@
+# Evaluation targets (included from the Makefile). Results: items.jsonl, summary.json, report.md, report.html.
+#   make eval                      the sample eval set against the sample index (runs/eval)
+#   make eval JUDGE=local          also ragas faithfulness, judged by the local SmolLM2 GGUF (slow: ~1-3 min/answer)
+#   make eval FAIL_UNDER=faithfulness.verifier=0.9,citation.precision=0.8   exit 1 when a metric is below
+#   make eval-clapnq LIMIT=60      CLAPNQ (../shared/data/clapnq): LIMIT questions, answerable and
+#                                  unanswerable alternating; LIMIT= (empty) runs all 275 (hours on 2 cores)
+# Runs resume: rerunning after an interruption only evaluates the questions not yet done.
+EVAL_SET ?= data/questions.jsonl
+EVAL_OUT ?= runs/eval
+JUDGE ?= none
+FAIL_UNDER ?=
+LIMIT ?= 60
+CLAPNQ ?= $(SHARED)/clapnq
+CLAPNQ_INDEX ?= indexes/clapnq
+CLAPNQ_OUT ?= runs/clapnq
+EVAL_FLAGS = --judge $(JUDGE) $(if $(FAIL_UNDER),--fail-under $(FAIL_UNDER))
+
+.PHONY: eval eval-clapnq
+
+eval: ingest
+	$(RAG) eval --dataset $(EVAL_SET) --index $(INDEX) --out $(EVAL_OUT) $(EVAL_FLAGS)
+
+eval-clapnq: setup
+	$(RAG) ingest $(CLAPNQ)/passages.jsonl --index $(CLAPNQ_INDEX)
+	$(RAG) convert clapnq $(CLAPNQ)/questions_answerable.jsonl -o $(CLAPNQ_OUT)/answerable.jsonl
+	$(RAG) convert clapnq $(CLAPNQ)/questions_unanswerable.jsonl -o $(CLAPNQ_OUT)/unanswerable.jsonl
+	paste -d '\n' $(CLAPNQ_OUT)/answerable.jsonl $(CLAPNQ_OUT)/unanswerable.jsonl | sed '/^$$/d' \
+		> $(CLAPNQ_OUT)/questions.jsonl
+	$(RAG) eval --dataset $(CLAPNQ_OUT)/questions.jsonl --index $(CLAPNQ_INDEX) --out $(CLAPNQ_OUT) \
+		$(if $(LIMIT),--limit $(LIMIT)) $(EVAL_FLAGS)
