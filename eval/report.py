@@ -30,12 +30,15 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 
 def fmt_ci(entry: dict[str, Any]) -> str:
-    """A metric entry as "value [ci_low, ci_high]" ("–" when not measured)."""
-    if entry.get("value") is None:
-        return "–"
+    """A metric entry's 95% CI as "[ci_low, ci_high]" ("–" when there is none)."""
     if entry.get("ci_low") is None:
-        return fmt(entry["value"])
-    return f"{fmt(entry['value'])} [{fmt(entry['ci_low'])}, {fmt(entry['ci_high'])}]"
+        return "–"
+    return f"[{fmt(entry['ci_low'])}, {fmt(entry['ci_high'])}]"
+
+
+def fmt_value_ci(entry: dict[str, Any]) -> str:
+    """ "value [ci_low, ci_high]", or "–" for a metric that was not measured."""
+    return "–" if entry.get("value") is None else f"{fmt(entry['value'])} {fmt_ci(entry)}"
 
 
 def raw_vs_verified(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
@@ -174,7 +177,7 @@ def markdown(summary: dict[str, Any], records: Sequence[dict[str, Any]]) -> str:
         "## Metrics (mean, 95% bootstrap CI, n items)",
         "",
     ]
-    rows = [(k, fmt_ci(v), str(v["n"])) for k, v in metric_rows(summary)]
+    rows = [(k, fmt_value_ci(v), str(v["n"])) for k, v in metric_rows(summary)]
     lines += _md_table(("metric", "value [95% CI]", "n"), rows)
     pairs = raw_vs_verified(summary)
     if pairs:
@@ -257,7 +260,9 @@ def html_report(summary: dict[str, Any], records: Sequence[dict[str, Any]]) -> s
         f"<p>{counts['items']} items ({counts['answerable']} answerable, {counts['unanswerable']} unanswerable), "
         f"{counts['errors']} errors. Judge {html.escape(run['judge'])}, scorer {html.escape(str(run['scorer']))}, "
         f"policy {html.escape(run['policy'])}, model {html.escape(run['model'])}, top_k {run['top_k']}.</p>",
-        _html_table(("metric", "value [95% CI]", "n"), [(k, fmt_ci(v), str(v["n"])) for k, v in metric_rows(summary)]),
+        _html_table(
+            ("metric", "value [95% CI]", "n"), [(k, fmt_value_ci(v), str(v["n"])) for k, v in metric_rows(summary)]
+        ),
     ]
     pairs = raw_vs_verified(summary)
     if pairs:
