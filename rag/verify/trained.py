@@ -1,15 +1,17 @@
 """Scorer "trained": the project's own MiniLM-L6 cross-encoder verifier committed in rag/verify/model/.
 
-It returns Platt-calibrated probabilities; the decision threshold chosen on dev data lives beside the weights
-in calibration.json (settings.support_threshold overrides it). How it was made: rag.verify.training and
-rag/verify/model/MODEL_CARD.md.
+It returns calibrated probabilities: a logistic model over the cross-encoder's log-odds (max over premise
+windows) and, when calibration.json gives feature_weights, the heuristic scorer's alignment features too
+(which combination is chosen by cross-validation on dev: see rag.verify.training). The decision threshold
+chosen on dev data lives beside the weights in calibration.json (settings.support_threshold overrides it).
+How it was made: rag.verify.training and rag/verify/model/MODEL_CARD.md.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +25,11 @@ MODEL_DIR = Path(__file__).parent / "model"
 
 @dataclass(frozen=True)
 class Calibration:
-    """What calibration.json holds: p = sigmoid(slope * log_odds + intercept), decided at threshold."""
+    """What calibration.json holds: p = sigmoid(slope * log_odds + sum(w * feature) + intercept)."""
 
     platt_slope: float = 1.0
     platt_intercept: float = 0.0
+    feature_weights: dict[str, float] = field(default_factory=dict)
     threshold: float = 0.5
     max_length: int = DEFAULT_MAX_LENGTH
     window_words: int = DEFAULT_WINDOW_WORDS
@@ -41,8 +44,9 @@ class Calibration:
         values: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return cls(**{k: v for k, v in values.items() if k in known})
 
-    def probability(self, log_odds: float) -> float:
-        return sigmoid(self.platt_slope * log_odds + self.platt_intercept)
+    def probability(self, log_odds: float, features: dict[str, float] | None = None) -> float:
+        extra = sum(w * (features or {})[name] for name, w in self.feature_weights.items())
+        return sigmoid(self.platt_slope * log_odds + extra + self.platt_intercept)
 
 
 class CrossEncoderVerifier:
@@ -67,19 +71,30 @@ class TrainedScorer:
 
     name = "trained"
 
-    def __init__(self, verifier: CrossEncoderVerifier, threshold: float | None = None) -> None:
+    def __init__(
+        self, verifier: CrossEncoderVerifier, threshold: float | None = None, threads: int | None = None
+    ) -> None:
+        from rag.verify.heuristic import HeuristicScorer
+
         self.verifier = verifier
         self.threshold = verifier.calibration.threshold if threshold is None else threshold
+        self.heuristic = HeuristicScorer(threads=threads)
 
     def score(self, premise: str, claim: str) -> float:
         return self.score_batch([(premise, claim)])[0]
 
     def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
-        return [self.verifier.calibration.probability(m) for m in self.verifier.margins(pairs)]
+        calibration = self.verifier.calibration
+        margins = self.verifier.margins(pairs)
+        if not calibration.feature_weights:
+            return [calibration.probability(m) for m in margins]
+        features = self.heuristic.feature_batch(pairs)
+        return [calibration.probability(m, f) for m, f in zip(margins, features, strict=True)]
 
 
 def build_trained(settings: Settings, model_dir: Path = MODEL_DIR) -> TrainedScorer:
     """The "trained" scorer from the committed model; a one-line error if its files are missing."""
     if not (model_dir / "config.json").is_file():
         raise ModelNotFoundError("scorer", "trained", f"no model files in {model_dir}")
-    return TrainedScorer(CrossEncoderVerifier(model_dir, settings.threads), settings.support_threshold)
+    verifier = CrossEncoderVerifier(model_dir, settings.threads)
+    return TrainedScorer(verifier, settings.support_threshold, settings.threads)

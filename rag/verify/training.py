@@ -27,7 +27,6 @@ from typing import Any
 
 from eval.datasets import read_jsonl
 from eval.verifier_eval import LabeledPair, assign_splits, load_pairs, metrics
-from rag.verify.nli import sigmoid
 
 log = logging.getLogger("rag.verify.training")
 
@@ -206,11 +205,12 @@ def train(pairs: Sequence[LabeledPair], work: Path, args: argparse.Namespace) ->
     )
     plan = batches(pairs, args.batch_size, random.Random(args.seed))
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    last = min(len(plan), args.stop_after_steps or len(plan))
     schedule = get_linear_schedule_with_warmup(optimizer, math.ceil(0.06 * len(plan)), len(plan))
     checkpoint = work / "checkpoint"
     model.train()
     started, seen, running = time.perf_counter(), 0, 0.0
-    for step, batch in enumerate(plan, start=1):
+    for step, batch in enumerate(plan[:last], start=1):
         inputs = encode(tokenizer, batch, args.max_length)
         loss = model(**inputs, labels=torch.tensor([p.label for p in batch])).loss
         loss.backward()
@@ -219,11 +219,11 @@ def train(pairs: Sequence[LabeledPair], work: Path, args: argparse.Namespace) ->
         schedule.step()
         optimizer.zero_grad()
         seen, running = seen + len(batch), running + loss.item()
-        if step % 25 == 0 or step == len(plan):
+        if step % 25 == 0 or step == last:
             rate = seen / (time.perf_counter() - started)
             log.info("step %d/%d loss %.4f %.1f pairs/s", step, len(plan), running / 25, rate)
             running = 0.0
-        if step % 250 == 0 or step == len(plan):
+        if step % 50 == 0 or step == last:
             model.save_pretrained(checkpoint)
             tokenizer.save_pretrained(checkpoint)
             (checkpoint / "progress.json").write_text(json.dumps({"step": step, "of": len(plan)}))
@@ -250,6 +250,12 @@ def encode(tokenizer: Any, batch: Sequence[LabeledPair], max_length: int) -> Any
 
 
 DevScores = dict[str, tuple[list[int], list[float]]]
+# combiners compared on dev by cross-validation: which inputs the calibrated logistic model sees
+VARIANTS: dict[str, tuple[bool, bool]] = {  # name -> (cross-encoder log-odds, heuristic features)
+    "cross_encoder": (True, False),
+    "cross_encoder+features": (True, True),
+    "features": (False, True),
+}
 
 
 def dev_splits(data: Path) -> dict[str, list[LabeledPair]]:
@@ -260,36 +266,90 @@ def dev_splits(data: Path) -> dict[str, list[LabeledPair]]:
     }
 
 
-def dev_margins(checkpoint: Path, data: Path, args: argparse.Namespace) -> DevScores:
-    """Raw (uncalibrated) log-odds of the checkpoint on the dev splits, through the production code path."""
+def dev_inputs(checkpoint: Path, data: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """Per dev set: labels, raw cross-encoder log-odds (production code path) and heuristic features."""
+    from rag.verify.heuristic import FEATURES, HeuristicScorer
     from rag.verify.trained import Calibration, CrossEncoderVerifier
 
     settings = Calibration(**{k: v for k, v in inference_settings(args).items() if k != "seed"})
     verifier = CrossEncoderVerifier(checkpoint, args.threads, settings)
+    heuristic = HeuristicScorer(threads=args.threads)
     result = {}
     for name, pairs in dev_splits(data).items():
         started = time.perf_counter()
-        margins = verifier.margins([(p.premise, p.claim) for p in pairs])
+        texts = [(p.premise, p.claim) for p in pairs]
+        margins = verifier.margins(texts)
+        features = [[f[n] for n in FEATURES] for f in heuristic.feature_batch(texts)]
         log.info("dev %s: %d pairs in %.0f s", name, len(pairs), time.perf_counter() - started)
-        result[name] = ([p.label for p in pairs], margins)
+        result[name] = {"labels": [p.label for p in pairs], "margins": margins, "features": features}
     return result
 
 
-def fit_calibration(dev: DevScores) -> dict[str, float]:
-    """Platt scaling (each dataset weighted equally), then the threshold maximising mean balanced accuracy."""
+def design(inputs: dict[str, Any], variant: str) -> tuple[Any, Any, Any, list[str]]:
+    """X, y, sample weights (each dev set weighs the same) and dataset name per row, for one variant."""
+    import numpy as np
+
+    use_margin, use_features = VARIANTS[variant]
+    rows, labels, weights, owners = [], [], [], []
+    for name, part in inputs.items():
+        for margin, features, label in zip(part["margins"], part["features"], part["labels"], strict=True):
+            rows.append(([margin] if use_margin else []) + (features if use_features else []))
+            labels.append(label)
+            weights.append(1.0 / len(part["labels"]))
+            owners.append(name)
+    weight = np.asarray(weights)
+    return np.asarray(rows, dtype=float), np.asarray(labels), weight * len(weight) / weight.sum(), owners
+
+
+def by_dataset(owners: list[str], labels: Any, probs: Any) -> DevScores:
+    grouped: DevScores = {}
+    for owner, label, prob in zip(owners, labels, probs, strict=True):
+        grouped.setdefault(owner, ([], []))
+        grouped[owner][0].append(int(label))
+        grouped[owner][1].append(float(prob))
+    return grouped
+
+
+def cross_validated(inputs: dict[str, Any], variant: str, seed: int) -> dict[str, Any]:
+    """5-fold out-of-fold probabilities of one variant, scored per dev set at the best OOF threshold."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
 
-    x = np.concatenate([np.asarray(m, dtype=float) for _, m in dev.values()]).reshape(-1, 1)
-    y = np.concatenate([np.asarray(labels) for labels, _ in dev.values()])
-    weight = np.concatenate([np.full(len(labels), 1.0 / len(labels)) for labels, _ in dev.values()])
-    platt = LogisticRegression(C=1e4).fit(x, y, sample_weight=weight * len(y))
-    slope, intercept = float(platt.coef_[0][0]), float(platt.intercept_[0])
-    calibrated = {
-        k: (labels, [sigmoid(slope * m + intercept) for m in margins]) for k, (labels, margins) in dev.items()
+    x, y, weight, owners = design(inputs, variant)
+    strata = np.asarray([f"{o}-{label}" for o, label in zip(owners, y, strict=True)])
+    probs = np.zeros(len(y))
+    for train_rows, test_rows in StratifiedKFold(5, shuffle=True, random_state=seed).split(x, strata):
+        model = LogisticRegression(C=1.0, max_iter=2000)
+        model.fit(x[train_rows], y[train_rows], sample_weight=weight[train_rows])
+        probs[test_rows] = model.predict_proba(x[test_rows])[:, 1]
+    grouped = by_dataset(owners, y, probs)
+    threshold = best_threshold(grouped)
+    scores = {name: metrics(labels, p, threshold) for name, (labels, p) in grouped.items()}
+    quality = sum(m["balanced_accuracy"] for m in scores.values()) / len(scores)
+    return {"mean_balanced_accuracy": quality, "datasets": scores}
+
+
+def fit_calibration(inputs: dict[str, Any], variant: str) -> dict[str, Any]:
+    """Logistic calibration of the chosen variant on all dev data, then the best mean-balanced-accuracy threshold."""
+    from sklearn.linear_model import LogisticRegression
+
+    from rag.verify.heuristic import FEATURES
+
+    x, y, weight, owners = design(inputs, variant)
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(x, y, sample_weight=weight)
+    coef = [float(c) for c in model.coef_[0]]
+    use_margin, use_features = VARIANTS[variant]
+    slope = coef.pop(0) if use_margin else 0.0
+    feature_weights = dict(zip(FEATURES, coef, strict=True)) if use_features else {}
+    threshold = best_threshold(by_dataset(owners, y, model.predict_proba(x)[:, 1]))
+    return {
+        "variant": variant,
+        "platt_slope": slope,
+        "platt_intercept": float(model.intercept_[0]),
+        "feature_weights": feature_weights,
+        "threshold": threshold,
     }
-    threshold = best_threshold(calibrated)
-    return {"platt_slope": slope, "platt_intercept": intercept, "threshold": threshold}
 
 
 def best_threshold(dev: DevScores) -> float:
@@ -315,17 +375,16 @@ def export(checkpoint: Path, out: Path, calibration: dict[str, Any]) -> None:
 
 
 def calibrate(checkpoint: Path, data: Path, out: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Fit calibration on dev, export the model, and return what was measured on dev."""
-    dev = dev_margins(checkpoint, data, args)
-    calibration = {**fit_calibration(dev), **inference_settings(args)}
+    """Compare the combiners on dev by cross-validation, calibrate the best one on all dev, export."""
+    inputs = dev_inputs(checkpoint, data, args)
+    (args.work / "dev_inputs.json").write_text(json.dumps(inputs), encoding="utf-8")
+    comparison = {variant: cross_validated(inputs, variant, args.seed) for variant in VARIANTS}
+    log.info("dev cross-validation: %s", json.dumps(comparison))
+    chosen = max(comparison, key=lambda v: comparison[v]["mean_balanced_accuracy"])
+    calibration = {**fit_calibration(inputs, chosen), **inference_settings(args), "dev_cv": comparison}
     export(checkpoint, out, calibration)
-    slope, intercept = calibration["platt_slope"], calibration["platt_intercept"]
-    report = {}
-    for name, (labels, margins) in dev.items():
-        scores = [sigmoid(slope * m + intercept) for m in margins]
-        report[name] = metrics(labels, scores, calibration["threshold"])
-    log.info("dev: %s", json.dumps(report))
-    return report
+    log.info("calibration: %s", json.dumps(calibration))
+    return calibration
 
 
 def inference_settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -381,6 +440,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--infer-max-length", type=int, default=256)
     parser.add_argument("--window-words", type=int, default=150)
     parser.add_argument("--quantize", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--stop-after-steps",
+        type=int,
+        default=250,
+        help="train only the first N batches of the planned epoch, LR schedule unchanged (0: all; 250 = CPU budget)",
+    )
     parser.add_argument("--max-pairs", type=int, default=0, help="cap the training pairs (0: all)")
     return parser.parse_args(argv)
 
