@@ -21,6 +21,18 @@ NOTHING_RELEVANT = "retrieval found no passage relevant enough to the question"
 GENERATOR_ABSTAINED = "the generator found no answer in the retrieved sources"
 
 
+def validate_question(question: str, max_chars: int) -> str:
+    """The question stripped; InputError when it is empty or longer than `max_chars`."""
+    question = question.strip()
+    if not question:
+        raise InputError("the question is empty")
+    if len(question) > max_chars:
+        raise InputError(
+            f"the question has {len(question)} characters; the limit is {max_chars} (setting max_question_chars)"
+        )
+    return question
+
+
 @dataclass
 class _Run:
     """Timings and intermediate results of one question as it moves through the stages."""
@@ -66,15 +78,7 @@ class Pipeline:
         return Retriever(self.index, self.embedder, self.settings)
 
     def check_question(self, question: str) -> str:
-        question = question.strip()
-        if not question:
-            raise InputError("the question is empty")
-        if len(question) > self.settings.max_question_chars:
-            raise InputError(
-                f"the question has {len(question)} characters; the limit is {self.settings.max_question_chars} "
-                "(setting max_question_chars)"
-            )
-        return question
+        return validate_question(question, self.settings.max_question_chars)
 
     def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
         return self.retriever.retrieve(self.check_question(query), k=k, mode=mode)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rag.config import Settings
-from rag.errors import InputError, UnknownNameError
+from rag.errors import UnknownNameError
+from rag.pipeline import validate_question
 from rag.records import Answer, Chunk, Citation, Passage, Sentence, SentenceSpan, Verdict
 
 DOCUMENTS: dict[str, tuple[str, str]] = {
@@ -93,14 +94,7 @@ class FakePipeline:
         self.warmed = True
 
     def check_question(self, question: str) -> str:
-        question = question.strip()
-        if not question:
-            raise InputError("the question is empty")
-        if len(question) > self.settings.max_question_chars:
-            raise InputError(
-                f"the question has {len(question)} characters; the limit is {self.settings.max_question_chars}"
-            )
-        return question
+        return validate_question(question, self.settings.max_question_chars)
 
     def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
         words = _words(self.check_question(query))
