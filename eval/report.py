@@ -126,7 +126,7 @@ def raw_vs_verified_plot(summary: dict[str, Any]) -> str | None:
     axis.set_yticks(range(len(rows)), [k for k, _, _ in rows])
     axis.invert_yaxis()
     axis.set_xlim(0, 1.05)
-    axis.legend(loc="lower right")
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2)
     axis.set_title("Raw generator vs verified answer")
     return _png(figure)
 
