@@ -85,7 +85,8 @@ class TrainedScorer:
 
     def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         calibration = self.verifier.calibration
-        margins = self.verifier.margins(pairs)
+        # a calibration that gives the cross-encoder no weight skips running it
+        margins = self.verifier.margins(pairs) if calibration.platt_slope else [0.0] * len(pairs)
         if not calibration.feature_weights:
             return [calibration.probability(m) for m in margins]
         features = self.heuristic.feature_batch(pairs)

@@ -433,7 +433,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, default=Path("runs/verifier-training"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--stage", choices=("all", "train", "calibrate", "heuristic"), default="all")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="1 beats 2 when the cores are shared")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=4e-5)
     parser.add_argument("--max-length", type=int, default=192)
