@@ -159,7 +159,7 @@ class Pipeline:
                 passages=tuple(run.passages),
                 raw_answer=raw,
                 policy=policy_name,
-                removed=outcome.removed,
+                removed_sentences=outcome.removed,
                 timings=dict(run.timings),
             )
         reason = outcome.abstain_reason if claims else GENERATOR_ABSTAINED
