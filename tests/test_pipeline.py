@@ -1,0 +1,117 @@
+"""Pipeline.ask with a fast embedder, a scripted generator and a word-overlap scorer: the stage wiring,
+policies, abstention reasons, the extractive fallback and the streamed events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ingest.pipeline import Ingestor
+from rag.config import Settings
+from rag.generation.base import Prompt
+from rag.pipeline import GENERATOR_ABSTAINED, NOTHING_RELEVANT, Pipeline
+from rag.verify.verifier import Verifier
+
+from .test_verification import OverlapScorer
+
+
+class ScriptedGenerator:
+    """Answers every prompt with a fixed text, streamed word by word; records the prompts it saw."""
+
+    name = "scripted"
+    context_tokens = 2048
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.prompts: list[Prompt] = []
+
+    def generate(self, prompt: Prompt) -> str:
+        return "".join(self.stream(prompt))
+
+    def stream(self, prompt: Prompt) -> Iterator[str]:
+        self.prompts.append(prompt)
+        yield from (word + " " for word in self.text.split())
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+@pytest.fixture
+def make_pipeline(corpus: Path, tmp_path: Path, fake_embedder):
+    index = tmp_path / "idx"
+    Ingestor(Settings(index=index), embedder=fake_embedder).run([corpus], index)
+
+    def build(answer: str, **settings) -> Pipeline:
+        pipeline = Pipeline(Settings(**{"index": index, "top_k": 3, "min_relevance": 0.1, **settings}))
+        pipeline.__dict__.update(
+            embedder=fake_embedder, generator=ScriptedGenerator(answer), verifier=Verifier(OverlapScorer())
+        )
+        return pipeline
+
+    return build
+
+
+QUESTION = "How many locomotives does the depot hold?"
+
+
+def test_supported_answer_is_cited_and_quoted(make_pipeline) -> None:
+    pipeline = make_pipeline("The depot holds four locomotives [1].")
+    answer = pipeline.ask(QUESTION)
+    assert not answer.abstained
+    [sentence] = answer.sentences
+    [citation] = sentence.citations
+    assert citation.doc_id == "sub/gamma.html" and citation.quote == "The depot holds four locomotives."
+    assert answer.answer == "The depot holds four locomotives. [1]"
+    assert "[1] Gamma depot" in pipeline.generator.prompts[0].user
+    assert {"retrieve", "prompt", "generate", "verify"} <= set(answer.timings)
+
+
+def test_filter_withholds_unsupported_sentences(make_pipeline) -> None:
+    answer = make_pipeline("The depot holds four locomotives [1]. It was painted green in 1950 [1].").ask(QUESTION)
+    assert [s.text for s in answer.sentences] == ["The depot holds four locomotives."]
+    assert [s.text for s in answer.removed_sentences] == ["It was painted green in 1950."]
+    assert answer.removed == 1 and answer.to_dict()["removed"] == 1
+    assert "1950" in answer.raw_answer and "1950" not in answer.answer
+
+
+def test_strict_abstains_on_one_unsupported_sentence(make_pipeline) -> None:
+    answer = make_pipeline("The depot holds four locomotives [1]. It was painted green in 1950 [1].").ask(
+        QUESTION, policy="strict"
+    )
+    assert answer.abstained and "strict" in answer.abstain_reason
+    assert answer.answer == "The corpus does not say."
+
+
+def test_irrelevant_retrieval_abstains_without_generating(make_pipeline) -> None:
+    pipeline = make_pipeline("Anything [1].", min_relevance=0.99)
+    answer = pipeline.ask(QUESTION)
+    assert answer.abstained and answer.abstain_reason == NOTHING_RELEVANT
+    assert pipeline.generator.prompts == []
+
+
+def test_generator_abstention_is_reported(make_pipeline) -> None:
+    answer = make_pipeline("The sources do not contain the answer.", extractive_fallback=False).ask(QUESTION)
+    assert answer.abstained and answer.abstain_reason == GENERATOR_ABSTAINED
+
+
+def test_extractive_fallback_quotes_a_close_source_sentence(make_pipeline) -> None:
+    pipeline = make_pipeline("The sources do not contain the answer.", extractive_min_similarity=0.5)
+    answer = pipeline.ask("Which year was Beta station rebuilt after a fire?")
+    assert answer.extractive and not answer.abstained
+    assert answer.sentences[0].citations[0].quote == "It was rebuilt in 1921 after a fire."
+
+
+def test_extractive_fallback_needs_the_questions_numbers(make_pipeline) -> None:
+    pipeline = make_pipeline("The sources do not contain the answer.", extractive_min_similarity=0.5)
+    answer = pipeline.ask("Was Beta station rebuilt in 1935 after a fire?")
+    assert answer.abstained and not answer.extractive
+
+
+def test_stream_events_come_in_order(make_pipeline) -> None:
+    events = list(make_pipeline("The depot holds four locomotives [1].").ask_stream(QUESTION))
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "passages" and kinds[-1] == "answer"
+    assert set(kinds[1:-1]) == {"token"}
+    assert "".join(payload for kind, payload in events if kind == "token").strip() == events[-1][1].raw_answer
