@@ -45,6 +45,7 @@ class Manifest:
     dimension: int
     chunk_size: int
     chunk_overlap: int
+    embedder_backend: str = "torch"  # indexes from before the field were all built with torch
     format_version: int = FORMAT_VERSION
     generation: int = 0
     documents: int = 0
@@ -97,11 +98,17 @@ def live_generation(root: Path) -> Path | None:
     return None
 
 
-def check_compatible(manifest: Manifest, root: Path, embedder: str | None) -> None:
+def check_compatible(manifest: Manifest, root: Path, embedder: str | None, backend: str | None = None) -> None:
     if embedder is not None and manifest.embedder != embedder:
         raise IndexMismatchError(
             f"index {root} was built with embedder {manifest.embedder!r}, not {embedder!r}: set "
             f"RAG_EMBEDDER={manifest.embedder} or re-ingest with `rag ingest DOCS --index {root} --rebuild`"
+        )
+    if backend is not None and manifest.embedder_backend != backend:
+        raise IndexMismatchError(
+            f"index {root} was embedded with embedder_backend {manifest.embedder_backend!r}, not {backend!r}: set "
+            f"RAG_EMBEDDER_BACKEND={manifest.embedder_backend} or re-ingest (`rag ingest DOCS --index {root}` "
+            "re-embeds it)"
         )
 
 
@@ -117,14 +124,14 @@ class Index:
         self.bm25 = BM25Index.load(generation / BM25_DIR)
 
     @classmethod
-    def open(cls, root: Path | str, embedder: str | None = None) -> Index:
-        """Open the live index; `embedder` (when given) must match the one it was built with."""
+    def open(cls, root: Path | str, embedder: str | None = None, backend: str | None = None) -> Index:
+        """Open the live index; `embedder` and `backend` (when given) must match what it was built with."""
         root = Path(root)
         generation = live_generation(root)
         if generation is None:
             raise RagError(f"no index at {root}: build one with `rag ingest DOCS --index {root}`")
         manifest = Manifest.read(generation)
-        check_compatible(manifest, root, embedder)
+        check_compatible(manifest, root, embedder, backend)
         return cls(root, generation, manifest)
 
     def is_stale(self) -> bool:
@@ -146,6 +153,7 @@ class IndexWriter:
         self.rebuild = rebuild
         self.manifest = manifest
         self._lock_handle: object | None = None
+        self.previous: Manifest | None = None  # manifest of the generation this one starts from
 
     def __enter__(self) -> IndexWriter:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -157,7 +165,7 @@ class IndexWriter:
         shutil.rmtree(self.staging, ignore_errors=True)
         self.staging.mkdir()
         if previous is not None:
-            old = Manifest.read(previous)
+            old = self.previous = Manifest.read(previous)
             check_compatible(old, self.root, self.manifest.embedder)
             self._copy_store(previous / STORE, self.staging / STORE)
             self.vectors = FaissIndex.load(previous / VECTORS)

@@ -15,6 +15,7 @@ from ingest.chunking import Chunker
 from ingest.embedding import Embedder
 from ingest.index import IndexWriter, Manifest
 from ingest.loaders import SkipFile, load
+from ingest.vectors import FaissIndex
 from rag.config import Settings
 from rag.errors import InputError
 from rag.records import Chunk, Document
@@ -91,7 +92,7 @@ class Ingestor:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or Embedder(settings.embedder, settings.embed_batch_size, settings.threads)
+        self.embedder = embedder or Embedder.from_settings(settings)
 
     def chunker(self) -> Chunker:
         size = min(self.settings.chunk_size, self.embedder.max_tokens)
@@ -103,6 +104,7 @@ class Ingestor:
             dimension=self.embedder.dimension,
             chunk_size=self.settings.chunk_size,
             chunk_overlap=self.settings.chunk_overlap,
+            embedder_backend=getattr(self.embedder, "backend", self.settings.embedder_backend),
         )
 
     def run(
@@ -118,6 +120,7 @@ class Ingestor:
         tally = _Tally()
         chunker = self.chunker()
         with IndexWriter(index, self.manifest(), rebuild=rebuild) as writer:
+            self._reembed_if_backend_changed(writer)
             known = writer.store.documents()
             seen: set[str] = set()
             pending: list[tuple[Document, str, list[Chunk]]] = []
@@ -189,6 +192,22 @@ class Ingestor:
             writer.store.put(document, root, doc_chunks)
         writer.vectors.add(np.asarray([c.chunk_id for c in chunks], dtype=np.int64), vectors)
         tally.chunks_added += len(chunks)
+
+    def _reembed_if_backend_changed(self, writer: IndexWriter) -> None:
+        """Vectors from another embedding backend differ slightly: re-embed every stored chunk with this one."""
+        if writer.previous is None or writer.previous.embedder_backend == writer.manifest.embedder_backend:
+            return
+        log.warning(
+            "index was embedded with %s, re-embedding it with %s",
+            writer.previous.embedder_backend,
+            writer.manifest.embedder_backend,
+        )
+        ids = writer.vectors.ids().tolist()
+        writer.vectors = FaissIndex(writer.vectors.dimension)
+        for start in range(0, len(ids), EMBED_BATCH_CHUNKS):
+            chunks = writer.store.chunks(ids[start : start + EMBED_BATCH_CHUNKS])
+            vectors = self.embedder.encode([c.text for c in chunks])
+            writer.vectors.add(np.asarray([c.chunk_id for c in chunks], dtype=np.int64), vectors)
 
     @staticmethod
     def _prune(

@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     index: Path = Field(Path("indexes/sample"), description="index directory")
     embedder: str = Field(DEFAULT_EMBEDDER, description="sentence-transformers model: name, hub id or path")
     embed_batch_size: int = Field(64, ge=1)
+    embedder_backend: str = Field(
+        "onnx-int8", description="torch | onnx | onnx-int8 (exported locally, cached in ~/.cache/grounded-rag)"
+    )
     chunk_size: int = Field(200, ge=16, description="chunk size in embedder tokens")
     chunk_overlap: int = Field(32, ge=0, description="overlap between chunks in embedder tokens")
     max_file_mb: float = Field(50.0, gt=0, description="files larger than this are skipped")
