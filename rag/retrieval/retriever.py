@@ -52,7 +52,7 @@ class Retriever:
     def _cosine(self, query_vector: np.ndarray, chunk_ids: list[int]) -> dict[int, float]:
         if not chunk_ids:
             return {}
-        vectors = np.stack([self.index.vectors.index.reconstruct(i) for i in chunk_ids])
+        vectors = self.index.vectors.vectors(chunk_ids)
         return {i: float(s) for i, s in zip(chunk_ids, vectors @ query_vector, strict=True)}
 
 
