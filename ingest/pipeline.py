@@ -4,10 +4,14 @@ generation; report what was added, updated, unchanged, removed and skipped."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
+from queue import Full, Queue
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -23,6 +27,52 @@ from rag.records import Chunk, Document
 log = logging.getLogger(__name__)
 
 EMBED_BATCH_CHUNKS = 256
+PREFETCH_DOCUMENTS = 512  # chunked documents the loading thread may run ahead of the embedder
+
+Pending = tuple[Document, str, list[Chunk]]
+T = TypeVar("T")
+
+
+def prefetched(items: Iterator[T], depth: int) -> Iterator[T]:
+    """The items of `items`, produced in a background thread up to `depth` ahead of the consumer.
+
+    Loading and chunking are Python, embedding is native code that releases the GIL, so the two overlap.
+    The producer's exceptions are raised here; closing this generator stops the producer.
+    """
+    queue: Queue[tuple[bool, Any]] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[bool, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(entry, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((False, item)):
+                    return
+            put((True, None))
+        except BaseException as error:  # handed to the consumer, which raises it
+            put((True, error))
+
+    thread = threading.Thread(target=produce, name="ingest-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            done, payload = queue.get()
+            if done:
+                if payload is not None:
+                    raise payload
+                return
+            yield payload
+    finally:
+        stop.set()
+        thread.join()
 
 
 @dataclass(frozen=True)
@@ -90,8 +140,9 @@ class _Tally:
 class Ingestor:
     """Builds or updates one index directory from documents on disk."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, *, prefetch: bool = True) -> None:
         self.settings = settings
+        self.prefetch = prefetch  # load and chunk in a thread while the model embeds
         self.embedder = embedder or Embedder.from_settings(settings)
 
     def chunker(self) -> Chunker:
@@ -118,26 +169,19 @@ class Ingestor:
         started = time.perf_counter()
         paths, index = [Path(p) for p in paths], Path(index)
         tally = _Tally()
-        chunker = self.chunker()
         with IndexWriter(index, self.manifest(), rebuild=rebuild) as writer:
             self._reembed_if_backend_changed(writer)
             known = writer.store.documents()
             seen: set[str] = set()
-            pending: list[tuple[Document, str, list[Chunk]]] = []
-            for document, root in self._documents(paths, tally, seen, progress):
-                previous = known.get(document.doc_id)
-                if previous is not None and previous[1] == document.hash:
-                    tally.unchanged += 1
-                    continue
-                if previous is None:
-                    tally.added += 1
-                else:
-                    tally.updated += 1
-                pending.append((document, root, chunker.chunk(document)))
-                if sum(len(c) for _, _, c in pending) >= EMBED_BATCH_CHUNKS:
-                    self._write(writer, pending, tally)
-                    pending = []
-            self._write(writer, pending, tally)
+            changed = self._changed(self._documents(paths, tally, seen, progress), known, tally)
+            with closing(prefetched(changed, PREFETCH_DOCUMENTS) if self.prefetch else changed) as items:
+                pending: list[Pending] = []
+                for item in items:
+                    pending.append(item)
+                    if sum(len(chunks) for _, _, chunks in pending) >= EMBED_BATCH_CHUNKS:
+                        self._write(writer, pending, tally)
+                        pending = []
+                self._write(writer, pending, tally)
             if prune:
                 self._prune(writer, known, seen, {str(p.resolve()) for p in paths}, tally)
             writer.store.commit()
@@ -153,6 +197,22 @@ class Ingestor:
             chunks=counts["chunks"],
             seconds=time.perf_counter() - started,
         )
+
+    def _changed(
+        self, documents: Iterator[tuple[Document, str]], known: dict[str, tuple[str, str]], tally: _Tally
+    ) -> Iterator[Pending]:
+        """New and changed documents, chunked; unchanged ones (same content hash) are only counted."""
+        chunker = self.chunker()
+        for document, root in documents:
+            previous = known.get(document.doc_id)
+            if previous is not None and previous[1] == document.hash:
+                tally.unchanged += 1
+                continue
+            if previous is None:
+                tally.added += 1
+            else:
+                tally.updated += 1
+            yield document, root, chunker.chunk(document)
 
     def _documents(
         self, paths: Sequence[Path], tally: _Tally, seen: set[str], progress: bool
@@ -182,7 +242,7 @@ class Ingestor:
         log.warning("skipped %s: %s", path, reason)
         tally.skipped.append((str(path), reason))
 
-    def _write(self, writer: IndexWriter, pending: list[tuple[Document, str, list[Chunk]]], tally: _Tally) -> None:
+    def _write(self, writer: IndexWriter, pending: list[Pending], tally: _Tally) -> None:
         chunks = [c for _, _, doc_chunks in pending for c in doc_chunks]
         if not pending:
             return

@@ -1,0 +1,160 @@
+"""Shared by the benchmark scripts: result rows, percentiles, timing, machine facts and the output files.
+
+Each benchmark writes bench/out/<name>.json: {"benchmark", "machine", "rows": [Row...], "notes": [...]}.
+A row puts our figure beside its baseline with the ratio oriented so that above 1 is better for us.
+Benchmarks assert nothing about time: the machine is shared and timings are noisy, so baseline and
+candidate are measured in the same run, interleaved, and compared as ratios.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "out"
+SHARED = Path(os.environ.get("RAG_SHARED_DATA", REPO.parent / "shared" / "data"))
+LIBRARIES = (
+    "torch",
+    "sentence-transformers",
+    "transformers",
+    "onnxruntime",
+    "faiss-cpu",
+    "bm25s",
+    "llama_cpp_python",
+    "numpy",
+)
+
+# The repository goes first on the path: this folder's ingest.py would otherwise shadow the ingest package.
+sys.path[:] = [str(REPO)] + [p for p in sys.path if p != str(REPO)]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@dataclass
+class Row:
+    """One measured figure: ours beside the baseline; ratio > 1 means ours is better."""
+
+    metric: str
+    baseline: float | None
+    ours: float | None
+    unit: str
+    higher_is_better: bool = True
+    baseline_name: str = ""
+    ours_name: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.baseline or not self.ours:
+            return None
+        return self.ours / self.baseline if self.higher_is_better else self.baseline / self.ours
+
+    def to_dict(self) -> dict[str, Any]:
+        ratio = self.ratio
+        return {**asdict(self), "ratio": None if ratio is None else round(ratio, 3)}
+
+
+def percentile(values: Iterable[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return statistics.quantiles(ordered, n=100, method="inclusive")[int(q) - 1] if len(ordered) > 1 else ordered[0]
+
+
+def timed(function: Callable[[], Any]) -> tuple[float, Any]:
+    """(seconds, result) of one call."""
+    started = time.perf_counter()
+    result = function()
+    return time.perf_counter() - started, result
+
+
+def latencies_ms(function: Callable[[Any], Any], inputs: Iterable[Any]) -> list[float]:
+    """Milliseconds of one call per input."""
+    return [timed(lambda item=item: function(item))[0] * 1000 for item in inputs]
+
+
+def machine() -> dict[str, Any]:
+    """Cores, CPU, Python and library versions, to print and to store beside the figures."""
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu_model(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "libraries": versions,
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def load_average() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
+
+
+def write_result(name: str, rows: list[Row], notes: list[str], extra: dict[str, Any] | None = None) -> Path:
+    """bench/out/<name>.json, and the rows printed as a table."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    data = {
+        "benchmark": name,
+        "machine": machine(),
+        "load_average_1m": load_average(),
+        "rows": [r.to_dict() for r in rows],
+        "notes": notes,
+        **(extra or {}),
+    }
+    path = OUT / f"{name}.json"
+    path.write_text(json.dumps(data, indent=2))
+    print(markdown_table(name, data["rows"]))
+    for note in notes:
+        print(f"- {note}")
+    return path
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def markdown_table(name: str, rows: list[dict[str, Any]]) -> str:
+    lines = [
+        f"### {name}",
+        "",
+        "| metric | baseline | ours | ratio (>1 better) | unit |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        baseline = f"{fmt(row['baseline'])} ({row['baseline_name']})" if row["baseline_name"] else fmt(row["baseline"])
+        ours = f"{fmt(row['ours'])} ({row['ours_name']})" if row["ours_name"] else fmt(row["ours"])
+        ratio = f"{row['ratio']:.2f}x" if row["ratio"] is not None else "–"
+        lines.append(f"| {row['metric']} | {baseline} | {ours} | {ratio} | {row['unit']} |")
+    return "\n".join(lines) + "\n"

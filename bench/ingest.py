@@ -1,0 +1,236 @@
+"""Ingest benchmark on the CLAPNQ passages: chunks/second, retrieval quality and query latency per backend.
+
+    python bench/ingest.py [--repeat 2] [--backends torch,onnx,onnx-int8] [--limit N]
+
+Baseline: plain `SentenceTransformer.encode` (batch 32, torch) of every passage plus a FAISS flat index, the
+setup the issue measured at 16-18 chunks/s. Ours: the whole `Ingestor.run` (load, chunk, embed, SQLite,
+BM25, FAISS, atomic commit) with each embedder backend, interleaved with the baseline in the same run.
+Chunks are up to 254 tokens (the model's limit), so most passages are one chunk, as in the baseline.
+
+Quality: recall@5 and MRR of the hybrid retriever on the answerable CLAPNQ questions (gold doc id = pid),
+each backend's index against the torch one ("before"). Latency: top-5 query, the baseline's encode + flat
+search against our hybrid `Retriever.retrieve`, one query at a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from common import REPO, SHARED, Row, latencies_ms, percentile, timed, write_result
+
+QUESTIONS = REPO / "runs" / "clapnq" / "questions.jsonl"
+BASELINE_BATCH = 32
+CHUNK_TOKENS = 254
+K = 5
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--passages", type=Path, default=SHARED / "clapnq" / "passages.jsonl")
+    parser.add_argument("--questions", type=Path, default=QUESTIONS)
+    parser.add_argument("--repeat", type=int, default=2, help="interleaved rounds; the median is reported")
+    parser.add_argument("--backends", default="torch,onnx,onnx-int8")
+    parser.add_argument("--limit", type=int, default=None, help="use the first N passages only")
+    parser.add_argument("--queries", type=int, default=60, help="questions timed for query latency")
+    return parser.parse_args()
+
+
+def corpus_file(passages: Path, limit: int | None, work: Path) -> Path:
+    """The passages (or the first `limit`) as one JSONL file in `work`."""
+    target = work / "passages.jsonl"
+    with passages.open() as source, target.open("w") as out:
+        for number, line in enumerate(source):
+            if limit is not None and number >= limit:
+                break
+            out.write(line)
+    return target
+
+
+def passage_records(path: Path) -> tuple[list[str], list[str]]:
+    """(texts, pids) of a CLAPNQ passages file."""
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r["text"] for r in records], [str(r.get("pid", r.get("id"))) for r in records]
+
+
+def answerable(questions: Path, passages: Path) -> list[Any]:
+    """Answerable eval items, converting the CLAPNQ questions first when the eval set is missing."""
+    from eval.datasets import CONVERTERS, load_items, write_items
+
+    if not questions.exists():
+        sources = [passages.parent / f"questions_{kind}.jsonl" for kind in ("answerable", "unanswerable")]
+        questions.parent.mkdir(parents=True, exist_ok=True)
+        write_items(CONVERTERS["clapnq"](sources, passages), questions)
+    return [item for item in load_items(questions) if item.answerable and item.gold_doc_ids]
+
+
+class Baseline:
+    """SentenceTransformer.encode (batch 32) + IndexFlatIP: the plain setup the issue compares with."""
+
+    def __init__(self) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        from rag.models import resolve_model
+
+        self.model = SentenceTransformer(resolve_model("embedder", "all-MiniLM-L6-v2"), device="cpu")
+        self.index: Any = None
+        self.pids: list[str] = []
+
+    def ingest(self, texts: Sequence[str], pids: Sequence[str]) -> int:
+        import faiss
+
+        vectors = self.model.encode(list(texts), batch_size=BASELINE_BATCH, normalize_embeddings=True)
+        self.index = faiss.IndexFlatIP(vectors.shape[1])
+        self.index.add(vectors)
+        self.pids = list(pids)
+        return len(texts)
+
+    def search(self, question: str) -> list[str]:
+        query = self.model.encode([question], normalize_embeddings=True)
+        _, found = self.index.search(query, K)
+        return [self.pids[i] for i in found[0] if i >= 0]
+
+
+class Ours:
+    """The project's Ingestor and hybrid Retriever with one embedder backend."""
+
+    def __init__(self, backend: str, work: Path) -> None:
+        from ingest.embedding import Embedder
+        from rag.config import Settings
+
+        self.backend = backend
+        self.directory = work / f"index-{backend}"
+        self.settings = Settings(index=self.directory, embedder_backend=backend, chunk_size=CHUNK_TOKENS)
+        self.embedder = Embedder.from_settings(self.settings)
+        self.export_seconds, _ = timed(lambda: self.embedder.model)  # load, and export on first use
+        self.retriever: Any = None
+
+    def ingest(self, corpus: Path) -> int:
+        from ingest.pipeline import Ingestor
+
+        report = Ingestor(self.settings, embedder=self.embedder).run([corpus], self.directory, rebuild=True)
+        self.retriever = None
+        return report.chunks
+
+    def search(self, question: str) -> list[str]:
+        if self.retriever is None:
+            from ingest.index import Index
+            from rag.retrieval.retriever import Retriever
+
+            self.retriever = Retriever(Index.open(self.directory), self.embedder, self.settings)
+        return [p.chunk.doc_id for p in self.retriever.retrieve(question, k=K)]
+
+
+def quality(search: Any, items: Sequence[Any]) -> tuple[float, float]:
+    """(recall@5, MRR) over the items."""
+    from eval.metrics import recall_at_k, reciprocal_rank
+
+    recalls, ranks = [], []
+    for item in items:
+        found = list(dict.fromkeys(search(item.question)))
+        recalls.append(recall_at_k(found, item.gold_doc_ids, K))
+        ranks.append(reciprocal_rank(found, item.gold_doc_ids))
+    return statistics.fmean(recalls), statistics.fmean(ranks)
+
+
+def ingest_rounds(baseline: Baseline, ours: dict[str, Ours], corpus: Path, repeat: int) -> dict[str, list[float]]:
+    """Chunks/second of every system, measured in interleaved rounds."""
+    texts, pids = passage_records(corpus)
+    rates: dict[str, list[float]] = {"baseline": [], **{name: [] for name in ours}}
+    for round_number in range(repeat):
+        seconds, count = timed(lambda: baseline.ingest(texts, pids))
+        rates["baseline"].append(count / seconds)
+        for name, system in ours.items():
+            seconds, count = timed(lambda system=system: system.ingest(corpus))
+            rates[name].append(count / seconds)
+        print(f"round {round_number + 1}: " + ", ".join(f"{n} {r[-1]:.1f}/s" for n, r in rates.items()), flush=True)
+    return rates
+
+
+def query_latency(baseline: Baseline, system: Ours, items: Sequence[Any]) -> tuple[list[float], list[float]]:
+    """Per-question milliseconds of the baseline and of ours, interleaved question by question."""
+    ours_ms: list[float] = []
+    base_ms: list[float] = []
+    for item in items:
+        base_ms += latencies_ms(baseline.search, [item.question])
+        ours_ms += latencies_ms(system.search, [item.question])
+    return base_ms, ours_ms
+
+
+def main() -> None:
+    from ingest.embedding import DEFAULT_BACKEND
+
+    args = parse_args()
+    if not args.passages.exists():
+        raise SystemExit(f"needs {args.passages} (the ../shared data beside the checkout)")
+    work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    try:
+        corpus = corpus_file(args.passages, args.limit, work)
+        items = answerable(args.questions, args.passages)
+        baseline = Baseline()
+        ours = {name: Ours(name, work) for name in args.backends.split(",")}
+        started = time.perf_counter()
+        rates = ingest_rounds(baseline, ours, corpus, args.repeat)
+        print(f"ingest rounds took {time.perf_counter() - started:.0f} s", flush=True)
+        scores = {"baseline": quality(baseline.search, items)}
+        scores |= {name: quality(system.search, items) for name, system in ours.items()}
+        default = DEFAULT_BACKEND if DEFAULT_BACKEND in ours else next(iter(ours))
+        latency = query_latency(baseline, ours[default], items[: args.queries])
+        rows, notes = report(rates, scores, latency, ours, default, len(items))
+        write_result("ingest", rows, notes, {"rates": rates, "quality": scores})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def report(
+    rates: dict[str, list[float]],
+    scores: dict[str, tuple[float, float]],
+    latency: tuple[list[float], list[float]],
+    ours: dict[str, Ours],
+    default: str,
+    questions: int,
+) -> tuple[list[Row], list[str]]:
+    base_rate = statistics.median(rates["baseline"])
+    reference = "torch" if "torch" in scores else "baseline"
+    rows = [
+        Row(f"ingest chunks/s [{n}]", base_rate, statistics.median(rates[n]), "chunks/s", True, "ST encode+flat", n)
+        for n in ours
+    ]
+    for name in ours:
+        rows.append(Row(f"recall@5 [{name}]", scores[reference][0], scores[name][0], "", True, reference, name))
+        rows.append(Row(f"MRR [{name}]", scores[reference][1], scores[name][1], "", True, reference, name))
+    rows.append(Row("recall@5 dense-only baseline vs ours", scores["baseline"][0], scores[default][0], "", True))
+    base_ms, ours_ms = latency
+    for q in (50, 95):
+        rows.append(
+            Row(
+                f"top-5 query p{q}",
+                percentile(base_ms, q),
+                percentile(ours_ms, q),
+                "ms",
+                False,
+                "ST encode+flat",
+                f"hybrid, {default}",
+            )
+        )
+    notes = [
+        f"{questions} answerable CLAPNQ questions; chunks up to {CHUNK_TOKENS} tokens; medians of "
+        f"{len(rates['baseline'])} interleaved rounds",
+        "ours times the whole Ingestor.run (load, chunk, embed, SQLite, BM25, FAISS, commit); the baseline only "
+        "encodes and adds to a flat index, and truncates passages past 256 tokens where we chunk them",
+        "one-time ONNX export + load: "
+        + ", ".join(f"{n} {s.export_seconds:.0f} s" for n, s in ours.items())
+        + " (cached in ~/.cache/grounded-rag)",
+    ]
+    return rows, notes
+
+
+if __name__ == "__main__":
+    main()
