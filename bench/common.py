@@ -23,6 +23,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
 SHARED = Path(os.environ.get("RAG_SHARED_DATA", REPO.parent / "shared" / "data"))
+QUESTIONS = REPO / "runs" / "clapnq" / "questions.jsonl"  # CLAPNQ in the eval format (made when missing)
 LIBRARIES = (
     "torch",
     "sentence-transformers",
@@ -158,3 +159,20 @@ def markdown_table(name: str, rows: list[dict[str, Any]]) -> str:
         ratio = f"{row['ratio']:.2f}x" if row["ratio"] is not None else "–"
         lines.append(f"| {row['metric']} | {baseline} | {ours} | {ratio} | {row['unit']} |")
     return "\n".join(lines) + "\n"
+
+
+def passage_records(path: Path) -> tuple[list[str], list[str]]:
+    """(texts, pids) of a CLAPNQ passages file."""
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return [r["text"] for r in records], [str(r.get("pid", r.get("id"))) for r in records]
+
+
+def answerable(questions: Path, passages: Path) -> list[Any]:
+    """Answerable eval items, converting the CLAPNQ questions first when the eval set is missing."""
+    from eval.datasets import CONVERTERS, load_items, write_items
+
+    if not questions.exists():
+        sources = [passages.parent / f"questions_{kind}.jsonl" for kind in ("answerable", "unanswerable")]
+        questions.parent.mkdir(parents=True, exist_ok=True)
+        write_items(CONVERTERS["clapnq"](sources, passages), questions)
+    return [item for item in load_items(questions) if item.answerable and item.gold_doc_ids]

@@ -15,7 +15,6 @@ search against our hybrid `Retriever.retrieve`, one query at a time.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import tempfile
@@ -24,9 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from common import REPO, SHARED, Row, latencies_ms, percentile, timed, write_result
+from common import QUESTIONS, SHARED, Row, answerable, latencies_ms, passage_records, percentile, timed, write_result
 
-QUESTIONS = REPO / "runs" / "clapnq" / "questions.jsonl"
 BASELINE_BATCH = 32
 CHUNK_TOKENS = 254
 K = 5
@@ -52,23 +50,6 @@ def corpus_file(passages: Path, limit: int | None, work: Path) -> Path:
                 break
             out.write(line)
     return target
-
-
-def passage_records(path: Path) -> tuple[list[str], list[str]]:
-    """(texts, pids) of a CLAPNQ passages file."""
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [r["text"] for r in records], [str(r.get("pid", r.get("id"))) for r in records]
-
-
-def answerable(questions: Path, passages: Path) -> list[Any]:
-    """Answerable eval items, converting the CLAPNQ questions first when the eval set is missing."""
-    from eval.datasets import CONVERTERS, load_items, write_items
-
-    if not questions.exists():
-        sources = [passages.parent / f"questions_{kind}.jsonl" for kind in ("answerable", "unanswerable")]
-        questions.parent.mkdir(parents=True, exist_ok=True)
-        write_items(CONVERTERS["clapnq"](sources, passages), questions)
-    return [item for item in load_items(questions) if item.answerable and item.gold_doc_ids]
 
 
 class Baseline:

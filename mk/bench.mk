@@ -1,0 +1,26 @@
+# Benchmarks (included from the Makefile). Each prints a table with the baseline beside our figure and the ratio;
+# none asserts anything about time. Needs ../shared/data for the CLAPNQ corpus (override with RAG_SHARED_DATA).
+BENCH_PY := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python
+SCALE_N ?= 1000000
+
+.PHONY: bench-ingest bench-ask bench-scale bench-verifier
+
+# Every benchmark (scale at 100k), gathered into bench/results.json and bench/results.md.
+bench: setup ingest
+	$(BENCH_PY) bench/run_all.py
+
+# Chunks/s on the 597 CLAPNQ passages per embedder backend vs plain encode + FAISS flat; recall@5, MRR.
+bench-ingest: setup
+	$(BENCH_PY) bench/ingest.py
+
+# End-to-end ask latency with the default models, and CLI start-up time.
+bench-ask: setup ingest
+	$(BENCH_PY) bench/ask.py --index $(INDEX)
+
+# The vector index at SCALE_N synthetic chunks (default 1M: a few minutes, about 5 GB of memory).
+bench-scale: setup
+	$(BENCH_PY) bench/scale.py --n $(SCALE_N)
+
+# Support-scorer pairs/s: the trained cross-encoder batched vs one pair a call, and the heuristic scorer.
+bench-verifier: setup
+	$(BENCH_PY) bench/verifier.py
