@@ -3,6 +3,7 @@ generation; report what was added, updated, unchanged, removed and skipped."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -146,8 +147,11 @@ class Ingestor:
         self.embedder = embedder or Embedder.from_settings(settings)
 
     def chunker(self) -> Chunker:
+        """A chunker measuring in the embedder's tokenizer; a private copy of it when chunking runs in the
+        prefetch thread, since a Hugging Face tokenizer's padding and truncation state is not thread-safe."""
         size = min(self.settings.chunk_size, self.embedder.max_tokens)
-        return Chunker(self.embedder.tokenizer, size, min(self.settings.chunk_overlap, size // 2))
+        tokenizer = copy.deepcopy(self.embedder.tokenizer) if self.prefetch else self.embedder.tokenizer
+        return Chunker(tokenizer, size, min(self.settings.chunk_overlap, size // 2))
 
     def manifest(self) -> Manifest:
         return Manifest(
