@@ -45,7 +45,9 @@ class Calibration:
         return cls(**{k: v for k, v in values.items() if k in known})
 
     def probability(self, log_odds: float, features: dict[str, float] | None = None) -> float:
-        extra = sum(w * (features or {})[name] for name, w in self.feature_weights.items())
+        if self.feature_weights and features is None:
+            raise ValueError("this calibration combines alignment features: pass them")
+        extra = sum(w * features[name] for name, w in self.feature_weights.items()) if features else 0.0
         return sigmoid(self.platt_slope * log_odds + extra + self.platt_intercept)
 
 

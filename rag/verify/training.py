@@ -443,8 +443,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--stop-after-steps",
         type=int,
-        default=250,
-        help="train only the first N batches of the planned epoch, LR schedule unchanged (0: all; 250 = CPU budget)",
+        default=0,
+        help="train only the first N batches of the planned epoch, LR schedule unchanged (0: the whole epoch)",
     )
     parser.add_argument("--max-pairs", type=int, default=0, help="cap the training pairs (0: all)")
     return parser.parse_args(argv)
