@@ -224,3 +224,14 @@ def test_heuristic_scorer_conforms_and_separates() -> None:
     )
     assert all(0.0 <= s <= 1.0 for s in scores)
     assert scores[0] >= scorer.threshold > max(scores[1:])
+
+
+@pytest.mark.slow
+def test_trained_scorer_copes_with_a_claim_longer_than_its_window() -> None:
+    from rag.config import Settings
+    from rag.verify.scoring import load_scorer
+
+    scorer = load_scorer(Settings(scorer="trained"))
+    claim = "The railway carried slate. " * 200
+    [score] = scorer.score_batch([("The railway carried slate.", claim)])
+    assert 0.0 <= score <= 1.0

@@ -68,7 +68,9 @@ class SequenceClassifier:
         inputs = self.tokenizer(
             [p for p, _ in pairs],
             [c for _, c in pairs],
-            truncation="only_first",
+            # Premise first; "longest_first" also copes with a claim longer than the window on its own,
+            # where "only_first" raises.
+            truncation="longest_first",
             max_length=self.max_length,
             padding=True,
             return_tensors="pt",
