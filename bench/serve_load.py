@@ -136,7 +136,8 @@ def free_port() -> int:
 
 
 def server_command(args: argparse.Namespace, port: int) -> list[str]:
-    command = [sys.executable, str(Path(__file__).resolve()), "--serve-only", "--port", str(port)]
+    # -P: the script folder holds bench/ingest.py, which must not shadow the `ingest` package.
+    command = [sys.executable, "-P", str(Path(__file__).resolve()), "--serve-only", "--port", str(port)]
     command += ["--fake", "--fake-delay", str(args.fake_delay)] if args.fake else ["--index", str(args.index)]
     return [*command, "--generation-queue", str(args.generation_queue)]
 
