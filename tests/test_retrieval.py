@@ -52,3 +52,51 @@ def test_unknown_mode_and_bad_questions(pipeline: Pipeline) -> None:
         pipeline.search("   ")
     with pytest.raises(InputError, match="max_question_chars"):
         pipeline.search("why " * 25_000)
+
+
+@pytest.fixture(scope="module")
+def tiny_reranker(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 1-label, 2-layer BERT cross-encoder saved as a local model directory."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    path = tmp_path_factory.mktemp("tiny-reranker")
+    words = "depot locomotives station platforms fire line opened coast volunteers how many the".split()
+    (path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
+    BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=5 + len(words),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=128,
+        num_labels=1,
+    )
+    BertForSequenceClassification(config).save_pretrained(path)
+    return path
+
+
+def test_reranker_orders_passages_by_cross_encoder_score(pipeline: Pipeline, tiny_reranker: Path) -> None:
+    from sentence_transformers import CrossEncoder
+
+    reranked = Pipeline(pipeline.settings.with_overrides(reranker=str(tiny_reranker), top_k=5))
+    reranked.__dict__["embedder"] = pipeline.embedder
+    query = "How many locomotives does the depot hold?"
+    passages = reranked.search(query)
+    candidates = pipeline.search(query, k=50)
+    model = CrossEncoder(str(tiny_reranker), device="cpu")
+    scores = model.predict([(query, p.chunk.text) for p in candidates])
+    expected = [p.chunk.chunk_id for _, p in sorted(zip(scores, candidates, strict=True), key=lambda x: -x[0])]
+    assert [p.chunk.chunk_id for p in passages] == expected[: len(passages)]
+    assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+
+
+def test_missing_reranker_names_the_setting(pipeline: Pipeline, tmp_path: Path) -> None:
+    from rag.errors import ModelNotFoundError
+
+    broken = Pipeline(pipeline.settings.with_overrides(reranker=str(tmp_path / "no-such-model")))
+    broken.__dict__["embedder"] = pipeline.embedder
+    with pytest.raises(ModelNotFoundError, match="reranker"):
+        broken.search("depot")

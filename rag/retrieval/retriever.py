@@ -16,6 +16,7 @@ from rag.config import Settings
 from rag.records import Passage
 from rag.registry import Registry
 from rag.retrieval.fusion import FUSIONS
+from rag.retrieval.rerank import CrossEncoderReranker
 
 Ranking = list[tuple[int, float]]
 MODES: Registry[Ranking] = Registry("retrieval mode")
@@ -28,12 +29,16 @@ class Retriever:
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self.reranker = CrossEncoderReranker(settings.reranker) if settings.reranker else None
 
     def retrieve(self, query: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
         k = k or self.settings.top_k
         search: Callable[[Retriever, str, np.ndarray, int], Ranking] = MODES.get(mode or self.settings.retrieval_mode)
         query_vector = self.embedder.encode([query])[0]
-        ranking = search(self, query, query_vector, max(k, self.settings.candidates))[:k]
+        ranking = search(self, query, query_vector, max(k, self.settings.candidates))
+        if self.reranker is not None:
+            ranking = self.reranker.rerank(query, self.index.store.chunks([i for i, _ in ranking]))
+        ranking = ranking[:k]
         chunks = self.index.store.chunks([chunk_id for chunk_id, _ in ranking])
         dense = self._cosine(query_vector, [c.chunk_id for c in chunks])
         scores = dict(ranking)
