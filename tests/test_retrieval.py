@@ -61,7 +61,20 @@ def tiny_reranker(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
     path = tmp_path_factory.mktemp("tiny-reranker")
-    words = "depot locomotives station platforms fire line opened coast volunteers how many the".split()
+    words = [
+        "depot",
+        "locomotives",
+        "station",
+        "platforms",
+        "fire",
+        "line",
+        "opened",
+        "coast",
+        "volunteers",
+        "how",
+        "many",
+        "the",
+    ]
     (path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
     BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
     torch.manual_seed(0)
