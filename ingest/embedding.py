@@ -215,12 +215,11 @@ class OnnxRunner:
 
 def export_key(location: str, quantized: bool) -> str:
     """A cache key that changes with the model files and the exporting libraries."""
-    import onnxruntime
-    import torch
+    from importlib.metadata import version
 
     root = Path(location)
     files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
-    stamp = [location, torch.__version__, onnxruntime.__version__, quantized]
+    stamp = [location, version("torch"), version("onnxruntime"), version("onnx"), quantized]
     stamp += [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in files]
     return hashlib.sha256(repr(stamp).encode()).hexdigest()[:16]
 
