@@ -83,3 +83,27 @@ def corpus(tmp_path: Path) -> Path:
         "<footer>Copyright</footer></body></html>"
     )
     return root
+
+
+def save_tiny_bert(path: Path, words: list[str], num_labels: int, id2label: dict[int, str] | None = None) -> Path:
+    """A random 2-layer BERT sequence classifier with a tiny vocabulary, saved like a hub model (seeded)."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
+    labels = {"id2label": id2label, "label2id": {v: k for k, v in id2label.items()}} if id2label else {}
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=128,
+        num_labels=num_labels,
+        **labels,
+    )
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(path)
+    return path

@@ -12,6 +12,8 @@ from rag.errors import InputError, UnknownNameError
 from rag.pipeline import Pipeline
 from rag.retrieval.fusion import reciprocal_rank_fusion
 
+from .conftest import save_tiny_bert
+
 
 def test_rrf_rewards_agreement_and_orders_ties_stably() -> None:
     fused = reciprocal_rank_fusion([[(1, 0.9), (2, 0.8), (3, 0.1)], [(3, 5.0), (1, 4.0)]], k=60)
@@ -56,39 +58,9 @@ def test_unknown_mode_and_bad_questions(pipeline: Pipeline) -> None:
 
 @pytest.fixture(scope="module")
 def tiny_reranker(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random 1-label, 2-layer BERT cross-encoder saved as a local model directory."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    path = tmp_path_factory.mktemp("tiny-reranker")
-    words = [
-        "depot",
-        "locomotives",
-        "station",
-        "platforms",
-        "fire",
-        "line",
-        "opened",
-        "coast",
-        "volunteers",
-        "how",
-        "many",
-        "the",
-    ]
-    (path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]) + "\n")
-    BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=5 + len(words),
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=128,
-        num_labels=1,
-    )
-    BertForSequenceClassification(config).save_pretrained(path)
-    return path
+    """A random 1-label cross-encoder saved as a local model directory."""
+    words = "depot locomotives station platforms fire line opened coast volunteers how many the".split()  # noqa: SIM905
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-reranker"), words, num_labels=1)
 
 
 def test_reranker_orders_passages_by_cross_encoder_score(pipeline: Pipeline, tiny_reranker: Path) -> None:

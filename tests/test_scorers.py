@@ -15,6 +15,8 @@ from rag.verify.nli import NliScorer, SequenceClassifier, build_nli, entailment_
 from rag.verify.scoring import SCORERS, SupportScorer, load_scorer
 from rag.verify.windows import score_windowed, split_sentences, split_windows
 
+from .conftest import save_tiny_bert
+
 FILLER = "The committee reviewed routine matters of the harbour budget and adjourned without a vote."
 NEEDLE = "The lighthouse at Carrow Point was automated in 1987."
 
@@ -93,39 +95,14 @@ def test_score_windowed_takes_the_max_and_batches_once() -> None:
 # ------------------------------------------------------------------ nli loader (tiny random model)
 
 
-VOCAB = [
-    "[PAD]",
-    "[UNK]",
-    "[CLS]",
-    "[SEP]",
-    "[MASK]",
-    *["the", "a", "lighthouse", "was", "automated", "in", "1987", "is", "not"],
-]
+WORDS = ["the", "a", "lighthouse", "was", "automated", "in", "1987", "is", "not"]
 
 
 @pytest.fixture(scope="module")
 def tiny_nli(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random 2-layer BERT NLI model with 3 labels and a 14-token vocabulary, saved like a hub model."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    path = tmp_path_factory.mktemp("tiny-nli")
-    (path / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
-    BertTokenizerFast(vocab_file=str(path / "vocab.txt")).save_pretrained(path)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=len(VOCAB),
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-        num_labels=3,
-        id2label={0: "contradiction", 1: "entailment", 2: "neutral"},
-        label2id={"contradiction": 0, "entailment": 1, "neutral": 2},
-    )
-    BertForSequenceClassification(config).save_pretrained(path)
-    return path
+    labels = {0: "contradiction", 1: "entailment", 2: "neutral"}
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-nli"), WORDS, num_labels=3, id2label=labels)
 
 
 def test_nli_scorer_loads_a_local_model_and_conforms(tiny_nli: Path) -> None:
