@@ -141,9 +141,11 @@ class _Tally:
 class Ingestor:
     """Builds or updates one index directory from documents on disk."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None, *, prefetch: bool = True) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, *, prefetch: bool = False) -> None:
         self.settings = settings
-        self.prefetch = prefetch  # load and chunk in a thread while the model embeds
+        # Load and chunk in a thread while the model embeds. Off by default: on 2 busy cores it measured no gain
+        # (bench/ingest.py reports both), since the model already keeps every core busy.
+        self.prefetch = prefetch
         self.embedder = embedder or Embedder.from_settings(settings)
 
     def chunker(self) -> Chunker:
