@@ -63,13 +63,13 @@ class Pipeline:
     def embedder(self) -> Any:
         from ingest.embedding import Embedder
 
-        return Embedder(self.settings.embedder, self.settings.embed_batch_size, self.settings.threads)
+        return Embedder.from_settings(self.settings)
 
     @cached_property
     def index(self) -> Any:
         from ingest.index import Index
 
-        return Index.open(self.settings.index, embedder=self.settings.embedder)
+        return Index.open(self.settings.index, embedder=self.settings.embedder, backend=self.settings.embedder_backend)
 
     @cached_property
     def retriever(self) -> Any:
