@@ -20,7 +20,7 @@ from common import REPO, Row, percentile, timed, write_result
 
 ASK_GOAL_MS = 3000.0
 STARTUP_GOAL_MS = 1000.0
-STAGES = ("retrieve", "prompt", "generate", "verify", "extractive")
+STAGES = ("retrieve", "context", "prompt", "generate", "verify", "extractive")
 RAG = str(Path(sys.executable).with_name("rag"))
 
 

@@ -2,10 +2,13 @@
 
     python bench/verifier.py [--pairs 64]
 
-Pairs come from the CLAPNQ questions: each gold passage with its answer (supported) and with another question's
-answer (unsupported). Baseline: the default "trained" cross-encoder scoring one pair per call, as an unbatched
-verifier would; ours: the same scorer's `score_batch` over all the pairs (length-sorted batches), which is what
-Verifier.verify calls once per answer. The heuristic scorer is reported beside the batched trained one.
+Pairs come from the CLAPNQ questions: each gold passage (about 180 words) with its answer (supported) and with
+another question's answer (unsupported). Rows:
+  - the default "trained" scorer's `score_batch` (what Verifier.verify calls once per answer) against the same
+    scorer called one pair at a time, as an unbatched verifier would;
+  - the default inference path (int8 ONNX cross-encoder on the claim's best premise sentences) against the same
+    model run the way the first version did (PyTorch fp32 over every 150-word premise window);
+  - the heuristic scorer beside the trained one.
 """
 
 from __future__ import annotations
@@ -36,6 +39,16 @@ def pairs_from(clapnq: Path, count: int) -> list[tuple[str, str]]:
     return mixed[:count]
 
 
+def windowed_fp32(trained: Any) -> Any:
+    """The trained scorer with the first version's inference path: fp32 PyTorch, every premise window."""
+    from dataclasses import replace
+
+    from rag.verify.trained import MODEL_DIR, CrossEncoderVerifier, TrainedScorer
+
+    calibration = replace(trained.verifier.calibration, evidence_words=0, quantize=False, max_length=256)
+    return TrainedScorer(CrossEncoderVerifier(MODEL_DIR, None, calibration), trained.threshold)
+
+
 def scorer(name: str) -> Any:
     from rag.config import Settings
     from rag.verify.scoring import load_scorer
@@ -54,13 +67,16 @@ def main() -> None:
         raise SystemExit(f"needs {args.clapnq} (the ../shared data beside the checkout)")
     pairs = pairs_from(args.clapnq, args.pairs)
     trained, heuristic = scorer("trained"), scorer("heuristic")
-    trained.score_batch(pairs[:2])  # load and warm up
-    heuristic.score_batch(pairs[:2])
+    first_version = windowed_fp32(trained)
+    for warm in (trained, heuristic, first_version):  # load and warm up
+        warm.score_batch(pairs[:2])
     one_by_one = rate(lambda ps: [trained.score(p, c) for p, c in ps], pairs)
     batched = rate(trained.score_batch, pairs)
+    windowed = rate(first_version.score_batch, pairs)
     fast = rate(heuristic.score_batch, pairs)
     rows = [
         Row("trained scorer pairs/s", one_by_one, batched, "pairs/s", True, "one pair a call", "score_batch"),
+        Row("trained: inference path", windowed, batched, "pairs/s", True, "fp32, all windows", "int8, best sentences"),
         Row("heuristic scorer pairs/s", batched, fast, "pairs/s", True, "trained, batched", "heuristic"),
     ]
     write_result("verifier", rows, [f"{len(pairs)} CLAPNQ (passage, answer) pairs, half of them mismatched"])

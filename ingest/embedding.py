@@ -174,17 +174,11 @@ class OnnxRunner:
     """The model exported to ONNX (optionally int8) and run with ONNX Runtime; pooling as configured."""
 
     def __init__(self, location: str, threads: int | None, quantized: bool) -> None:
-        import onnxruntime
         from transformers import AutoTokenizer
 
         self.max_seq_length, self.pooling = sentence_config(location)
         self.tokenizer = AutoTokenizer.from_pretrained(location)
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads or 0
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads yield the cores
-        path = exported_model(location, quantized)
-        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = onnx_session(exported_model(location, quantized), threads)
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.dimension = int(self.encode(["dimension probe"], 1, False).shape[1])
 
@@ -213,35 +207,50 @@ class OnnxRunner:
         return normalised(pool(hidden, mask, self.pooling))
 
 
-def export_key(location: str, quantized: bool) -> str:
+def onnx_session(path: Path, threads: int | None) -> Any:
+    """An ONNX Runtime CPU session whose idle threads yield the cores (they do not spin)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or 0
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def export_key(location: str, quantized: bool, head: str = "hidden") -> str:
     """A cache key that changes with the model files and the exporting libraries."""
     from importlib.metadata import version
 
     root = Path(location)
     files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
     stamp = [location, version("torch"), version("onnxruntime"), version("onnx"), quantized]
+    stamp += [head] if head != "hidden" else []  # keeps the keys of existing embedder exports
     stamp += [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in files]
     return hashlib.sha256(repr(stamp).encode()).hexdigest()[:16]
 
 
-def exported_model(location: str, quantized: bool) -> Path:
-    """The cached ONNX file for a model directory, exported (and quantised) on first use."""
+def exported_model(location: str, quantized: bool, head: str = "hidden") -> Path:
+    """The cached ONNX file for a model directory, exported (and quantised) on first use.
+
+    head "hidden": the encoder's last hidden state (embedders); "logits": a sequence-classification model's logits.
+    """
     name = Path(location).name or "model"
-    target = cache_dir() / "onnx" / f"{name}-{export_key(location, quantized)}" / "model.onnx"
+    target = cache_dir() / "onnx" / f"{name}-{export_key(location, quantized, head)}" / "model.onnx"
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=target.parent) as work:
-            built = export_onnx(location, Path(work), quantized)
+            built = export_onnx(location, Path(work), quantized, head)
             os.replace(built, target)
     return target
 
 
-def export_onnx(location: str, work: Path, quantized: bool) -> Path:
+def export_onnx(location: str, work: Path, quantized: bool, head: str = "hidden") -> Path:
     """Export the transformer to ONNX with fused attention; int8 weights when `quantized`."""
     from onnxruntime.transformers import optimizer
 
     raw, fused = work / "raw.onnx", work / "fused.onnx"
-    config = torch_export(location, raw)
+    config = torch_export(location, raw, head)
     model = optimizer.optimize_model(
         str(raw), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
     )
@@ -265,38 +274,44 @@ def quantize(source: Path, target: Path) -> Path:
     return target
 
 
-def torch_export(location: str, target: Path) -> Any:
-    """The bare transformer (last hidden state) to ONNX with dynamic batch and length; returns its config."""
+HEAD_OUTPUTS = {"hidden": "last_hidden_state", "logits": "logits"}
+
+
+def torch_export(location: str, target: Path, head: str = "hidden") -> Any:
+    """The transformer's head output to ONNX with dynamic batch and length; returns its config."""
     import warnings
 
     import torch
-    from transformers import AutoModel
+    from transformers import AutoModel, AutoModelForSequenceClassification
 
-    class LastHiddenState(torch.nn.Module):
+    output = HEAD_OUTPUTS[head]
+
+    class HeadOutput(torch.nn.Module):
         def __init__(self, model: Any) -> None:
             super().__init__()
             self.model = model
 
         def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            return self.model(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
+            outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            return getattr(outputs, output)
 
-    model = AutoModel.from_pretrained(location, attn_implementation="eager").eval()
+    loader = AutoModel if head == "hidden" else AutoModelForSequenceClassification
+    model = loader.from_pretrained(location, attn_implementation="eager", dtype=torch.float32).eval()
     sample = (
         torch.ones((2, 8), dtype=torch.int64),
         torch.ones((2, 8), dtype=torch.int64),
         torch.zeros((2, 8), dtype=torch.int64),
     )
-    axes = {name: {0: "batch", 1: "tokens"} for name in (*ONNX_INPUTS, "last_hidden_state")}
+    axes: dict[str, dict[int, str]] = {name: {0: "batch", 1: "tokens"} for name in ONNX_INPUTS}
+    axes[output] = {0: "batch"} if head == "logits" else {0: "batch", 1: "tokens"}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            LastHiddenState(model),
+            HeadOutput(model),
             sample,
             str(target),
             input_names=list(ONNX_INPUTS),
-            output_names=["last_hidden_state"],
+            output_names=[output],
             dynamic_axes=axes,
             opset_version=17,
             dynamo=False,

@@ -90,6 +90,12 @@ class Pipeline:
         return load_generator(self.settings)
 
     @cached_property
+    def context(self) -> Any:
+        from rag.generation.context import load_context
+
+        return load_context(self.settings.context, self.embedder, self.settings.context_sentences)
+
+    @cached_property
     def verifier(self) -> Any:
         from rag.verify.scoring import load_scorer
         from rag.verify.verifier import Verifier
@@ -98,7 +104,7 @@ class Pipeline:
 
     def warm_up(self) -> None:
         """Load every model now rather than on the first question."""
-        _ = self.index, self.embedder.model, self.generator, self.verifier
+        _ = self.index, self.embedder.model, self.context, self.generator, self.verifier
 
     def ask(self, question: str, k: int | None = None, policy: str | None = None) -> Answer:
         """Retrieve, generate, verify: a cited answer, or an abstention with its reason."""
@@ -123,6 +129,9 @@ class Pipeline:
             yield "passages", run.passages
             yield "answer", self._abstain(run, NOTHING_RELEVANT, "", policy_name)
             return
+        started = time.perf_counter()
+        run.passages = self.context.select(run.question, run.passages)
+        run.timed("context", started)
         started = time.perf_counter()
         prompt, run.passages = build_prompt(run.question, run.passages, self.generator, self.settings.max_tokens)
         run.timed("prompt", started)

@@ -55,3 +55,13 @@ def test_repeated_text_gets_increasing_offsets(tokenizer) -> None:
     starts = [c.start for c in chunks]
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
     assert all(text[c.start : c.end] == c.text for c in chunks)
+
+
+def test_token_count_matches_the_tokenizer_even_with_padding_enabled(tokenizer) -> None:
+    import copy
+
+    padded = copy.deepcopy(tokenizer)
+    padded.backend_tokenizer.enable_padding(length=128)  # a tokenizer.json may ship with padding switched on
+    chunker = Chunker(padded, chunk_size=64, chunk_overlap=16)
+    for text in (TEXT[:300], "", "Ünïcödé naïve café, 1894.", ". "):
+        assert chunker.token_count(text) == len(tokenizer.tokenize(text))

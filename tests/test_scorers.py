@@ -120,13 +120,26 @@ def test_nli_scorer_loads_a_local_model_and_conforms(tiny_nli: Path) -> None:
 
 def test_nli_probability_is_the_entailment_softmax(tiny_nli: Path) -> None:
     import torch
+    from transformers import AutoModelForSequenceClassification
 
     classifier = SequenceClassifier(tiny_nli, max_length=64)
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_nli).eval()
     inputs = classifier.tokenizer(["the lighthouse"], ["is not"], return_tensors="pt")
     with torch.inference_mode():
-        expected = torch.softmax(classifier.model(**inputs).logits, -1)[0, 1].item()
+        expected = torch.softmax(model(**inputs).logits, -1)[0, 1].item()
     scorer = NliScorer(classifier)
     assert scorer.score("the lighthouse", "is not") == pytest.approx(expected, abs=1e-5)
+
+
+def test_int8_onnx_classifier_agrees_with_pytorch(
+    tiny_nli: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RAG_CACHE_DIR", str(tmp_path))
+    pairs = [("the lighthouse was automated in 1987", "the lighthouse"), ("is not", "the lighthouse was")]
+    exact = SequenceClassifier(tiny_nli, max_length=64).log_odds(pairs)
+    quantized = SequenceClassifier(tiny_nli, max_length=64, quantize=True)
+    assert list((tmp_path / "onnx").glob("*/model.onnx")), "the export is cached under RAG_CACHE_DIR"
+    assert quantized.log_odds(pairs) == pytest.approx(exact, abs=0.05)
 
 
 def test_nli_threshold_override(tiny_nli: Path) -> None:

@@ -102,7 +102,7 @@ def test_default_scorer_is_the_trained_model_loaded_offline(trained: TrainedScor
 
     assert os.environ["HF_HUB_OFFLINE"] == "1"
     assert isinstance(trained, SupportScorer) and trained.name == "trained"
-    assert trained.verifier.classifier.model.config.id2label[1] == "supported"
+    assert trained.verifier.classifier.config.id2label[1] == "supported"
 
 
 def test_threshold_and_calibration_come_from_calibration_json(trained: TrainedScorer) -> None:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:[,;]|-|–)\s*\d+)*)\s*\]")
 LEADING_MARKERS = re.compile(r"^\s*(?:\[\s*\d+(?:\s*(?:[,;]|-|–)\s*\d+)*\s*\]\s*)+")
@@ -42,17 +40,12 @@ def strip_markers(text: str) -> str:
     return " ".join(without.split())
 
 
-@cache
-def _segmenter() -> Any:
-    import pysbd
-
-    return pysbd.Segmenter(language="en", clean=False)
-
-
 def split_sentences(text: str) -> list[str]:
     """Sentences of generated text; citation markers that open a sentence are moved back to the one
     before it, where the generator meant them."""
-    pieces = [p.strip() for p in _segmenter().segment(text.strip()) if p.strip()] if text.strip() else []
+    from sentencex import segment
+
+    pieces = [p.strip() for p in segment("en", text.strip()) if p.strip()] if text.strip() else []
     sentences: list[str] = []
     for piece in pieces:
         leading = LEADING_MARKERS.match(piece)

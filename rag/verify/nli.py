@@ -10,8 +10,7 @@ support probability is the softmax of that label. Long premises are scored in wi
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +35,11 @@ def entailment_index(id2label: dict[int, str]) -> int:
 
 
 class SequenceClassifier:
-    """A loaded (premise, claim) classifier returning the log-odds of its entailment label, batched."""
+    """A loaded (premise, claim) classifier returning the log-odds of its entailment label, batched.
+
+    `quantize` runs the model exported to ONNX with int8 weights (ONNX Runtime, cached like the embedder's
+    export); otherwise PyTorch fp32.
+    """
 
     def __init__(
         self,
@@ -47,8 +50,8 @@ class SequenceClassifier:
         quantize: bool = False,
         batch_size: int = 32,
     ) -> None:
-        self.model, self.tokenizer = _load(str(location), setting, threads, quantize)
-        self.index = entailment_index(self.model.config.id2label)
+        self.config, self.tokenizer, self.run = _load(str(location), setting, threads, quantize)
+        self.index = entailment_index(self.config.id2label)
         self.max_length = max_length
         self.batch_size = batch_size
 
@@ -63,7 +66,7 @@ class SequenceClassifier:
         return result
 
     def _batch(self, pairs: list[tuple[str, str]]) -> list[float]:
-        import torch
+        import numpy as np
 
         inputs = self.tokenizer(
             [p for p, _ in pairs],
@@ -73,36 +76,60 @@ class SequenceClassifier:
             truncation="longest_first",
             max_length=self.max_length,
             padding=True,
-            return_tensors="pt",
+            return_tensors="np",
         )
-        with torch.inference_mode():
-            log_probs = torch.log_softmax(self.model(**inputs).logits.float(), dim=-1)
+        logits = self.run({name: np.asarray(value, dtype=np.int64) for name, value in inputs.items()})
+        logits = logits.astype(np.float64)
+        log_probs = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
         entail = log_probs[:, self.index]
-        rest = torch.log1p(-entail.exp().clamp(max=1 - 1e-7))
+        rest = np.log1p(-np.minimum(np.exp(entail), 1 - 1e-7))
         return (entail - rest).tolist()
 
 
-def _load(location: str, setting: str, threads: int | None, quantize: bool) -> tuple[Any, Any]:
-    """Model (fp32, eval mode, optionally int8-quantised Linear layers) and tokenizer; one-line error if absent."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+def _load(location: str, setting: str, threads: int | None, quantize: bool) -> tuple[Any, Any, Callable[..., Any]]:
+    """(config, tokenizer, run: inputs -> logits array); a one-line error naming the setting if absent."""
+    from transformers import AutoConfig, AutoTokenizer
 
     from rag.models import force_offline
 
     force_offline()
-    if threads:
-        torch.set_num_threads(threads)
     try:
+        config = AutoConfig.from_pretrained(location)
         tokenizer = AutoTokenizer.from_pretrained(location)
-        model = AutoModelForSequenceClassification.from_pretrained(location, dtype=torch.float32)
+        run = _onnx_runner(location, threads) if quantize else _torch_runner(location, threads)
     except (OSError, ValueError) as error:
         raise ModelNotFoundError(setting, location, type(error).__name__) from None
-    model.eval()
-    if quantize:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
-    return model, tokenizer
+    return config, tokenizer, run
+
+
+def _torch_runner(location: str, threads: int | None) -> Callable[[dict[str, Any]], Any]:
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    if threads:
+        torch.set_num_threads(threads)
+    model = AutoModelForSequenceClassification.from_pretrained(location, dtype=torch.float32).eval()
+
+    def run(inputs: dict[str, Any]) -> Any:
+        with torch.inference_mode():
+            return model(**{k: torch.from_numpy(v) for k, v in inputs.items()}).logits.float().numpy()
+
+    return run
+
+
+def _onnx_runner(location: str, threads: int | None) -> Callable[[dict[str, Any]], Any]:
+    import numpy as np
+
+    from ingest.embedding import exported_model, onnx_session
+
+    session = onnx_session(exported_model(location, quantized=True, head="logits"), threads)
+    names = [i.name for i in session.get_inputs()]
+
+    def run(inputs: dict[str, Any]) -> Any:
+        feed = {name: inputs.get(name, np.zeros_like(inputs["input_ids"])) for name in names}
+        return session.run(None, feed)[0]
+
+    return run
 
 
 def sigmoid(value: float) -> float:

@@ -1,8 +1,10 @@
 """Scorer "trained": the project's own MiniLM-L6 cross-encoder verifier committed in rag/verify/model/.
 
-It returns calibrated probabilities: a logistic model over the cross-encoder's log-odds (max over premise
-windows) and, when calibration.json gives feature_weights, the heuristic scorer's alignment features too
-(which combination is chosen by cross-validation on dev: see rag.verify.training). The decision threshold
+It returns calibrated probabilities: a logistic model over the cross-encoder's log-odds and, when
+calibration.json gives feature_weights, the heuristic scorer's alignment features too (which combination is
+chosen by cross-validation on dev: see rag.verify.training). The cross-encoder (int8 ONNX when `quantize`) sees
+either the premise's sentences that share most words with the claim, up to `evidence_words` words, or, with
+evidence_words 0, every premise window (max over windows). The decision threshold
 chosen on dev data lives beside the weights in calibration.json (settings.support_threshold overrides it).
 How it was made: rag.verify.training and rag/verify/model/MODEL_CARD.md.
 """
@@ -17,6 +19,7 @@ from typing import Any
 
 from rag.config import Settings
 from rag.errors import ModelNotFoundError
+from rag.verify.heuristic import LEXICAL_FEATURES, HeuristicScorer, select_evidence
 from rag.verify.nli import DEFAULT_MAX_LENGTH, DEFAULT_WINDOW_WORDS, SequenceClassifier, sigmoid
 from rag.verify.windows import score_windowed
 
@@ -33,6 +36,7 @@ class Calibration:
     threshold: float = 0.5
     max_length: int = DEFAULT_MAX_LENGTH
     window_words: int = DEFAULT_WINDOW_WORDS
+    evidence_words: int = 0
     quantize: bool = False
 
     @classmethod
@@ -65,6 +69,9 @@ class CrossEncoderVerifier:
         )
 
     def margins(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        words = self.calibration.evidence_words
+        if words:
+            return self.classifier.log_odds([(select_evidence(p, c, words), c) for p, c in pairs])
         return score_windowed(pairs, self.classifier.log_odds, self.calibration.window_words)
 
 
@@ -76,8 +83,6 @@ class TrainedScorer:
     def __init__(
         self, verifier: CrossEncoderVerifier, threshold: float | None = None, threads: int | None = None
     ) -> None:
-        from rag.verify.heuristic import HeuristicScorer
-
         self.verifier = verifier
         self.threshold = verifier.calibration.threshold if threshold is None else threshold
         self.heuristic = HeuristicScorer(threads=threads)
@@ -91,7 +96,10 @@ class TrainedScorer:
         margins = self.verifier.margins(pairs) if calibration.platt_slope else [0.0] * len(pairs)
         if not calibration.feature_weights:
             return [calibration.probability(m) for m in margins]
-        features = self.heuristic.feature_batch(pairs)
+        if set(calibration.feature_weights) <= set(LEXICAL_FEATURES):
+            features = self.heuristic.lexical_feature_batch(pairs)
+        else:
+            features = self.heuristic.feature_batch(pairs)
         return [calibration.probability(m, f) for m, f in zip(margins, features, strict=True)]
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from eval.datasets import read_jsonl
 from eval.verifier_eval import LabeledPair, assign_splits, load_pairs, metrics
+from rag.verify.heuristic import FEATURES, LEXICAL_FEATURES
 
 log = logging.getLogger("rag.verify.training")
 
@@ -109,7 +110,29 @@ def content_words(text: str) -> list[str]:
 
 
 NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\b")
-ENTITY = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]{2,}\b")
+# common opposites for the antonym rule (both directions are used); a general list, not taken from any test
+ANTONYM_PAIRS = (
+    "open closed, opened closed, rose fell, rise fall, rising falling, increased decreased, increase decrease, "
+    "increases decreases, higher lower, high low, more fewer, larger smaller, largest smallest, bigger smaller, "
+    "biggest smallest, longer shorter, longest shortest, long short, older younger, oldest youngest, "
+    "before after, first last, earlier later, early late, won lost, win lose, wins loses, north south, "
+    "east west, northern southern, eastern western, above below, inside outside, male female, men women, "
+    "husband wife, father mother, son daughter, brother sister, king queen, alive dead, born died, "
+    "accepted rejected, allowed banned, legal illegal, public private, positive negative, true false, "
+    "success failure, successful unsuccessful, strong weak, hot cold, warm cool, wet dry, "
+    "fast slow, rich poor, cheap expensive, easy difficult, safe dangerous, full empty, "
+    "arrived departed, bought sold, buy sell, import export, imported exported, start end, started ended, "
+    "begin finish, began finished, always never, all none, maximum minimum, majority minority, "
+    "internal external, modern ancient, new old, left right, add remove, added removed, "
+    "include exclude, includes excludes, included excluded, rural urban, domestic foreign"
+)
+ANTONYMS: dict[str, str] = {}
+for _pair in ANTONYM_PAIRS.split(", "):
+    _a, _b = _pair.split()
+    ANTONYMS.setdefault(_a, _b)  # a word listed twice keeps its first opposite
+    ANTONYMS.setdefault(_b, _a)
+ANTONYM_WORD = re.compile(r"\b(" + "|".join(sorted(ANTONYMS, key=len, reverse=True)) + r")\b")
+NAME_SPAN = re.compile(r"\b[A-Z][a-z]{2,}(?: [A-Z][a-z]{2,}){0,2}\b")
 AUXILIARY = re.compile(r"\b(is|was|are|were|has|have|had|can|will|does|did)\b(?! not)")
 
 
@@ -128,13 +151,25 @@ def change_number(pair: LabeledPair, rng: random.Random, _pool: Sequence[str]) -
 
 
 def swap_entity(pair: LabeledPair, rng: random.Random, pool: Sequence[str]) -> str | None:
-    """The claim with a capitalised name replaced by one absent from the premise."""
-    found = [m for m in ENTITY.finditer(pair.claim) if m.group() in pair.premise]
-    candidates = [name for name in pool if name not in pair.premise]
-    if not found or not candidates:
+    """The claim with a name (a run of capitalised words, e.g. "Marie Curie") replaced by one not in the premise."""
+    found = [m for m in NAME_SPAN.finditer(pair.claim) if m.start() > 0 and m.group() in pair.premise]
+    if not found:
         return None
     match = rng.choice(found)
+    size = len(match.group().split())
+    candidates = [name for name in pool if len(name.split()) == size and name not in pair.premise]
+    if not candidates:
+        return None
     return pair.claim[: match.start()] + rng.choice(candidates) + pair.claim[match.end() :]
+
+
+def flip_antonym(pair: LabeledPair, rng: random.Random, _pool: Sequence[str]) -> str | None:
+    """The claim with one word replaced by its opposite ("rose" -> "fell", "open" -> "closed")."""
+    found = [m for m in ANTONYM_WORD.finditer(pair.claim) if m.group().islower()]  # capitalised: likely a name
+    if not found:
+        return None
+    match = rng.choice(found)
+    return pair.claim[: match.start()] + ANTONYMS[match.group()] + pair.claim[match.end() :]
 
 
 def negate(pair: LabeledPair, rng: random.Random, _pool: Sequence[str]) -> str | None:
@@ -148,9 +183,9 @@ def negate(pair: LabeledPair, rng: random.Random, _pool: Sequence[str]) -> str |
 def hard_negatives(pairs: Sequence[LabeledPair], rng: random.Random) -> list[LabeledPair]:
     """AUGMENT_EACH negatives per rule, made from supported pairs with short premises."""
     positives = [p for p in pairs if p.label == 1 and not p.id.startswith("wice")]
-    pool = sorted({m.group() for p in positives for m in ENTITY.finditer(p.claim)})
+    pool = sorted({m.group() for p in positives for m in NAME_SPAN.finditer(p.claim) if m.start() > 0})
     made: list[LabeledPair] = []
-    for rule in (change_number, swap_entity, negate):
+    for rule in (change_number, swap_entity, negate, flip_antonym):
         candidates = positives[:]
         rng.shuffle(candidates)
         count = 0
@@ -251,11 +286,14 @@ def encode(tokenizer: Any, batch: Sequence[LabeledPair], max_length: int) -> Any
 
 DevScores = dict[str, tuple[list[int], list[float]]]
 # combiners compared on dev by cross-validation: which inputs the calibrated logistic model sees
-VARIANTS: dict[str, tuple[bool, bool]] = {  # name -> (cross-encoder log-odds, heuristic features)
-    "cross_encoder": (True, False),
-    "cross_encoder+features": (True, True),
-    "features": (False, True),
+# name -> (cross-encoder log-odds, which heuristic features: "features" all five, "lexical" the model-free ones)
+VARIANTS: dict[str, tuple[bool, str | None]] = {
+    "cross_encoder": (True, None),
+    "cross_encoder+lexical": (True, "lexical"),
+    "cross_encoder+features": (True, "features"),
+    "features": (False, "features"),
 }
+FEATURE_SETS = {"features": FEATURES, "lexical": LEXICAL_FEATURES}
 
 
 def dev_splits(data: Path) -> dict[str, list[LabeledPair]]:
@@ -268,7 +306,7 @@ def dev_splits(data: Path) -> dict[str, list[LabeledPair]]:
 
 def dev_inputs(checkpoint: Path, data: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Per dev set: labels, raw cross-encoder log-odds (production code path) and heuristic features."""
-    from rag.verify.heuristic import FEATURES, HeuristicScorer
+    from rag.verify.heuristic import HeuristicScorer
     from rag.verify.trained import Calibration, CrossEncoderVerifier
 
     settings = Calibration(**{k: v for k, v in inference_settings(args).items() if k != "seed"})
@@ -280,8 +318,10 @@ def dev_inputs(checkpoint: Path, data: Path, args: argparse.Namespace) -> dict[s
         texts = [(p.premise, p.claim) for p in pairs]
         margins = verifier.margins(texts)
         features = [[f[n] for n in FEATURES] for f in heuristic.feature_batch(texts)]
+        lexical = [[f[n] for n in LEXICAL_FEATURES] for f in heuristic.lexical_feature_batch(texts)]
         log.info("dev %s: %d pairs in %.0f s", name, len(pairs), time.perf_counter() - started)
-        result[name] = {"labels": [p.label for p in pairs], "margins": margins, "features": features}
+        labels = [p.label for p in pairs]
+        result[name] = {"labels": labels, "margins": margins, "features": features, "lexical": lexical}
     return result
 
 
@@ -289,11 +329,12 @@ def design(inputs: dict[str, Any], variant: str) -> tuple[Any, Any, Any, list[st
     """X, y, sample weights (each dev set weighs the same) and dataset name per row, for one variant."""
     import numpy as np
 
-    use_margin, use_features = VARIANTS[variant]
+    use_margin, feature_set = VARIANTS[variant]
     rows, labels, weights, owners = [], [], [], []
     for name, part in inputs.items():
-        for margin, features, label in zip(part["margins"], part["features"], part["labels"], strict=True):
-            rows.append(([margin] if use_margin else []) + (features if use_features else []))
+        feature_rows = part[feature_set] if feature_set else [[] for _ in part["labels"]]
+        for margin, features, label in zip(part["margins"], feature_rows, part["labels"], strict=True):
+            rows.append(([margin] if use_margin else []) + features)
             labels.append(label)
             weights.append(1.0 / len(part["labels"]))
             owners.append(name)
@@ -334,14 +375,12 @@ def fit_calibration(inputs: dict[str, Any], variant: str) -> dict[str, Any]:
     """Logistic calibration of the chosen variant on all dev data, then the best mean-balanced-accuracy threshold."""
     from sklearn.linear_model import LogisticRegression
 
-    from rag.verify.heuristic import FEATURES
-
     x, y, weight, owners = design(inputs, variant)
     model = LogisticRegression(C=1.0, max_iter=2000).fit(x, y, sample_weight=weight)
     coef = [float(c) for c in model.coef_[0]]
-    use_margin, use_features = VARIANTS[variant]
+    use_margin, feature_set = VARIANTS[variant]
     slope = coef.pop(0) if use_margin else 0.0
-    feature_weights = dict(zip(FEATURES, coef, strict=True)) if use_features else {}
+    feature_weights = dict(zip(FEATURE_SETS[feature_set], coef, strict=True)) if feature_set else {}
     threshold = best_threshold(by_dataset(owners, y, model.predict_proba(x)[:, 1]))
     return {
         "variant": variant,
@@ -391,6 +430,7 @@ def inference_settings(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "max_length": args.infer_max_length,
         "window_words": args.window_words,
+        "evidence_words": args.evidence_words,
         "quantize": args.quantize,
         "seed": args.seed,
     }
@@ -401,7 +441,7 @@ def fit_heuristic(data: Path, work: Path, threads: int) -> dict[str, Any]:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from rag.verify.heuristic import FEATURES, HeuristicScorer, combine
+    from rag.verify.heuristic import HeuristicScorer, combine
 
     scorer = HeuristicScorer(threads=threads)
     dev = {
@@ -437,8 +477,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=4e-5)
     parser.add_argument("--max-length", type=int, default=192)
-    parser.add_argument("--infer-max-length", type=int, default=256)
+    parser.add_argument("--infer-max-length", type=int, default=192)
     parser.add_argument("--window-words", type=int, default=150)
+    parser.add_argument(
+        "--evidence-words",
+        type=int,
+        default=100,
+        help="the cross-encoder sees the premise sentences sharing most words with the claim, up to this many "
+        "words (0: every window of --window-words, max over windows)",
+    )
     parser.add_argument("--quantize", action=argparse.BooleanOptionalAction, default=True)
     parser.add_argument(
         "--stop-after-steps",
