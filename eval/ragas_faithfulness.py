@@ -150,7 +150,9 @@ def local_judge_llm(settings: Settings) -> Any:
 
     model = settings.model if settings.backend == "llamacpp" else DEFAULT_GENERATOR
     threads = settings.threads or os.cpu_count() or 1
-    llama = load_llama(gguf_path(model), LOCAL_CONTEXT_TOKENS, threads, settings.seed)
+    llama = load_llama(
+        gguf_path(model), LOCAL_CONTEXT_TOKENS, threads, settings.seed, settings.prompt_batch, settings.flash_attention
+    )
     return _local_llm_class()(llama, seed=settings.seed)
 
 

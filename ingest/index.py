@@ -145,7 +145,8 @@ class Index:
 class IndexWriter:
     """Copy the live generation aside, let the caller change it, then swap it in atomically on commit.
 
-    Used as a context manager; leaving the block with an exception discards the new generation.
+    Used as a context manager; leaving the block with an exception, or after `discard()`, discards the new
+    generation and leaves the live one as it was.
     """
 
     def __init__(self, root: Path, manifest: Manifest, rebuild: bool = False) -> None:
@@ -154,6 +155,7 @@ class IndexWriter:
         self.manifest = manifest
         self._lock_handle: object | None = None
         self.previous: Manifest | None = None  # manifest of the generation this one starts from
+        self.discarded = False
 
     def __enter__(self) -> IndexWriter:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -179,13 +181,17 @@ class IndexWriter:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         try:
-            if kind is None:
+            if kind is None and not self.discarded:
                 self._commit()
         finally:
             if getattr(self, "store", None) is not None:
                 self.store.close()
             shutil.rmtree(self.staging, ignore_errors=True)
             self._unlock()
+
+    def discard(self) -> None:
+        """Leave without committing: nothing changed, so the live generation stays current."""
+        self.discarded = True
 
     def _commit(self) -> None:
         self.store.commit()

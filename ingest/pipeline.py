@@ -176,7 +176,7 @@ class Ingestor:
         paths, index = [Path(p) for p in paths], Path(index)
         tally = _Tally()
         with IndexWriter(index, self.manifest(), rebuild=rebuild) as writer:
-            self._reembed_if_backend_changed(writer)
+            reembedded = self._reembed_if_backend_changed(writer)
             known = writer.store.documents()
             seen: set[str] = set()
             changed = self._changed(self._documents(paths, tally, seen, progress), known, tally)
@@ -192,6 +192,8 @@ class Ingestor:
                 self._prune(writer, known, seen, {str(p.resolve()) for p in paths}, tally)
             writer.store.commit()
             counts = writer.store.counts()
+            if writer.previous is not None and not reembedded and not (tally.added or tally.updated or tally.removed):
+                writer.discard()  # nothing changed: keep the live generation rather than write an identical one
         return IngestReport(
             added=tally.added,
             updated=tally.updated,
@@ -259,10 +261,10 @@ class Ingestor:
         writer.vectors.add(np.asarray([c.chunk_id for c in chunks], dtype=np.int64), vectors)
         tally.chunks_added += len(chunks)
 
-    def _reembed_if_backend_changed(self, writer: IndexWriter) -> None:
+    def _reembed_if_backend_changed(self, writer: IndexWriter) -> bool:
         """Vectors from another embedding backend differ slightly: re-embed every stored chunk with this one."""
         if writer.previous is None or writer.previous.embedder_backend == writer.manifest.embedder_backend:
-            return
+            return False
         log.warning(
             "index was embedded with %s, re-embedding it with %s",
             writer.previous.embedder_backend,
@@ -274,6 +276,7 @@ class Ingestor:
             chunks = writer.store.chunks(ids[start : start + EMBED_BATCH_CHUNKS])
             vectors = self.embedder.encode([c.text for c in chunks])
             writer.vectors.add(np.asarray([c.chunk_id for c in chunks], dtype=np.int64), vectors)
+        return True
 
     @staticmethod
     def _prune(

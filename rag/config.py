@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     temperature: float = Field(0.0, ge=0.0)
     seed: int = 0
     threads: int | None = Field(None, description="CPU threads for local models; all cores when unset")
+    # prompt reading dominates answer latency on a CPU; bench/ask.py measures these against llama.cpp's defaults
+    prompt_batch: int = Field(128, ge=1, description="llamacpp: prompt tokens evaluated per batch")
+    flash_attention: bool = Field(True, description="llamacpp: flash attention")
 
     # verification
     scorer: str = Field("trained", description="support scorer: trained | heuristic | nli")

@@ -47,9 +47,12 @@ def test_reingest_skips_unchanged_and_replaces_changed(corpus: Path, tmp_path: P
     index = tmp_path / "idx"
     ingest(corpus, index, fake_embedder)
     calls = fake_embedder.calls
+    live = (index / CURRENT).read_text()
     again = ingest(corpus, index, fake_embedder)
     assert (again.added, again.updated, again.unchanged) == (0, 0, 3)
     assert fake_embedder.calls == calls, "unchanged documents must not be embedded again"
+    assert (index / CURRENT).read_text() == live, "an ingest that changes nothing keeps the live generation"
+    assert not list(index.glob(".staging-*")) and again.chunks == Index.open(index).manifest.chunks
 
     (corpus / "alpha.txt").write_text("The Alpha line opened in 1895 after all.")
     changed = ingest(corpus, index, fake_embedder)

@@ -34,11 +34,20 @@ def gguf_path(value: str) -> str:
 
 
 @lru_cache(maxsize=4)
-def load_llama(path: str, n_ctx: int, n_threads: int, seed: int) -> Any:
+def load_llama(path: str, n_ctx: int, n_threads: int, seed: int, batch: int, flash_attention: bool) -> Any:
     """A llama_cpp.Llama for the file, loaded once per process and configuration."""
     from llama_cpp import Llama
 
-    return Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, seed=seed, verbose=False)
+    return Llama(
+        model_path=path,
+        n_ctx=n_ctx,
+        n_threads=n_threads,
+        seed=seed,
+        n_batch=batch,
+        n_ubatch=batch,
+        flash_attn=flash_attention,
+        verbose=False,
+    )
 
 
 @GENERATORS.register("llamacpp")
@@ -55,7 +64,14 @@ class LlamaCppGenerator:
         self.path = gguf_path(settings.model)
         threads = settings.threads or os.cpu_count() or 1
         try:
-            self.llm = load_llama(self.path, settings.context_tokens, threads, settings.seed)
+            self.llm = load_llama(
+                self.path,
+                settings.context_tokens,
+                threads,
+                settings.seed,
+                settings.prompt_batch,
+                settings.flash_attention,
+            )
         except (ValueError, RuntimeError, OSError) as error:
             raise ModelNotFoundError("model", settings.model, f"llama.cpp could not load it: {error}") from None
         self._lock = threading.Lock()
