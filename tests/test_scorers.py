@@ -10,7 +10,14 @@ import pytest
 
 from rag.config import Settings
 from rag.errors import ModelNotFoundError
-from rag.verify.heuristic import HeuristicScorer, build_heuristic, combine, features
+from rag.verify.heuristic import (
+    LEXICAL_FEATURES,
+    HeuristicScorer,
+    build_heuristic,
+    combine,
+    features,
+    select_evidence,
+)
 from rag.verify.nli import NliScorer, SequenceClassifier, build_nli, entailment_index
 from rag.verify.scoring import SCORERS, SupportScorer, load_scorer
 from rag.verify.windows import score_windowed, split_sentences, split_windows
@@ -194,6 +201,27 @@ def test_heuristic_features_catch_numbers_names_and_negation() -> None:
     assert same["negation"] == 0.0 and negated["negation"] == 1.0
     assert same["coverage"] == 1.0
     assert combine(same) > max(combine(number), combine(name), combine(negated))
+
+
+def test_select_evidence_keeps_the_claims_sentences_in_order_within_budget() -> None:
+    premise = long_premise(3000, needle_at=0.8)
+    selected = select_evidence(premise, "When was the lighthouse at Carrow Point automated?", 40)
+    assert NEEDLE in selected and len(selected.split()) <= 40
+    assert select_evidence(NEEDLE, "anything", 40) == NEEDLE  # a premise that fits is unchanged
+    two = f"{NEEDLE} {FILLER} The lighthouse keeper retired in 1990."
+    chosen = select_evidence(two, "The lighthouse keeper at Carrow Point retired.", 25)
+    assert chosen == f"{NEEDLE} The lighthouse keeper retired in 1990.", "premise order is kept"
+    assert select_evidence(FILLER * 3, "harbour budget", 5) == " ".join(FILLER.split()[:5])
+
+
+def test_lexical_features_need_no_model_and_match_the_full_ones() -> None:
+    premise = f"{FILLER} The lighthouse at Carrow Point was not automated until 1987."
+    claim = "The lighthouse at Carrow Point was automated in 1991."
+    [lexical] = HeuristicScorer().lexical_feature_batch([(premise, claim)])
+    full = features(premise, claim, premise.split(". ")[1], 0.5)
+    assert set(lexical) == set(LEXICAL_FEATURES) and set(full) == {"similarity", *LEXICAL_FEATURES}
+    assert lexical == {name: full[name] for name in LEXICAL_FEATURES}
+    assert lexical["numbers"] == 1.0 and lexical["negation"] == 1.0
 
 
 def test_heuristic_threshold_override_without_loading_a_model() -> None:
