@@ -19,6 +19,7 @@ from rag.records import Answer, Citation, Passage, Sentence, Verdict
 
 NOTHING_RELEVANT = "retrieval found no passage relevant enough to the question"
 GENERATOR_ABSTAINED = "the generator found no answer in the retrieved sources"
+SENTENCE_ENDS = (".", "!", "?", '"', "'", ")")
 
 
 def validate_question(question: str, max_chars: int) -> str:
@@ -152,10 +153,13 @@ class Pipeline:
     def _verified(self, run: _Run, raw: str, policy_name: str) -> Answer:
         from rag.verify.citations import parse_citations
         from rag.verify.policies import render
-        from rag.verify.verifier import is_abstention
+        from rag.verify.verifier import is_abstention, is_fragment
 
         started = time.perf_counter()
         claims = [c for c in parse_citations(raw, len(run.passages)) if not is_abstention(c.text)]
+        if claims and self._cut_off(raw) and not claims[-1].text.rstrip().endswith(SENTENCE_ENDS):
+            claims.pop()  # the generator ran out of tokens mid-sentence: half a claim is not checked or shown
+        claims = [c for c in claims if not is_fragment(c.text)]
         sentences = self.verifier.verify(claims, run.passages)
         outcome = self._policy(policy_name)(sentences)
         run.timed("verify", started)
@@ -174,6 +178,10 @@ class Pipeline:
         reason = outcome.abstain_reason if claims else GENERATOR_ABSTAINED
         fallback = self._extractive(run, raw, policy_name) if self.settings.extractive_fallback else None
         return fallback or self._abstain(run, reason, raw, policy_name, outcome.sentences, outcome.removed)
+
+    def _cut_off(self, raw: str) -> bool:
+        """Whether generation stopped at max_tokens (the answer's tokens reach it) rather than by itself."""
+        return self.generator.count_tokens(raw) >= self.settings.max_tokens - 1
 
     def _extractive(self, run: _Run, raw: str, policy_name: str) -> Answer | None:
         """A quoted answer when a source sentence answers the question closely enough to stand alone.

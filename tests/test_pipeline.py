@@ -96,6 +96,21 @@ def test_generator_abstention_is_reported(make_pipeline) -> None:
     assert answer.abstained and answer.abstain_reason == GENERATOR_ABSTAINED
 
 
+def test_a_sentence_cut_off_by_max_tokens_is_not_checked_or_shown(make_pipeline) -> None:
+    text = "The depot holds four locomotives [1]. The depot holds four"
+    cut = make_pipeline(text, max_tokens=len(text.split())).ask(QUESTION)
+    assert [s.text for s in cut.sentences] == ["The depot holds four locomotives."] and not cut.removed
+    # the same unpunctuated ending is kept when the generator stopped by itself
+    whole = make_pipeline(text, max_tokens=256).ask(QUESTION)
+    assert [s.text for s in whole.sentences] == ["The depot holds four locomotives.", "The depot holds four"]
+
+
+def test_list_openers_and_degenerate_repetition_are_dropped(make_pipeline) -> None:
+    text = "The depot holds four locomotives [1]. The depot the depot the depot the depot [1]. It also holds these:"
+    answer = make_pipeline(text).ask(QUESTION)
+    assert [s.text for s in answer.sentences] == ["The depot holds four locomotives."] and not answer.removed
+
+
 def test_extractive_fallback_quotes_a_close_source_sentence(make_pipeline) -> None:
     pipeline = make_pipeline("The sources do not contain the answer.", extractive_min_similarity=0.5)
     answer = pipeline.ask("Which year was Beta station rebuilt after a fire?")

@@ -28,6 +28,19 @@ def is_abstention(text: str) -> bool:
     return bool(ABSTENTION_PATTERN.search(text))
 
 
+REPEATS = 3  # a phrase of REPEATS words said REPEATS times over is degenerate output
+
+
+def is_fragment(text: str) -> bool:
+    """True for a sentence that states nothing checkable: it introduces a list that never came (ends in ":")
+    or is degenerate repetition ("the rights to the rights to the rights to ...")."""
+    if text.rstrip().endswith(":"):
+        return True
+    words = text.lower().split()
+    phrases = [tuple(words[i : i + REPEATS]) for i in range(len(words) - REPEATS + 1)]
+    return any(phrases.count(phrase) >= REPEATS for phrase in set(phrases))
+
+
 @dataclass(frozen=True, slots=True)
 class _Evidence:
     """Support of one sentence by each retrieved passage (index i is passage number i + 1)."""
