@@ -41,7 +41,9 @@ class Settings(BaseSettings):
     min_relevance: float = Field(0.2, description="abstain when no passage's dense similarity reaches this")
 
     # generation
-    context: str = Field("sentences", description="what of each passage the prompt shows: sentences | passages")
+    context: str = Field(
+        "passages", description="what of each passage the prompt shows: passages (whole) | sentences (faster)"
+    )
     context_sentences: int = Field(3, ge=1, description="consecutive sentences per passage for context=sentences")
     backend: str = Field("llamacpp", description="llamacpp | transformers | openai")
     model: str = Field(DEFAULT_GENERATOR, description="GGUF path, model dir / hub id, or endpoint model name")
