@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint for backend=openai")
     api_key_env: str = Field("OPENAI_API_KEY", description="env var holding the endpoint's API key")
     context_tokens: int = Field(2048, ge=256, description="generator context window")
-    max_tokens: int = Field(256, ge=1, description="tokens to generate at most")
+    max_tokens: int = Field(
+        128, ge=1, description="tokens to generate at most (a sentence cut off here is dropped before verification)"
+    )
     temperature: float = Field(0.0, ge=0.0)
     seed: int = 0
     threads: int | None = Field(None, description="CPU threads for local models; all cores when unset")
