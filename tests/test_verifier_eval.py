@@ -180,3 +180,16 @@ def test_training_data_never_contains_heldout_items() -> None:
     train = training_set(wice.parent.parent, seed=0)
     assert sum(p.id.startswith("wice") for p in train) > 50
     assert not {p.claim for p in train} & (held_claims | held_halu)
+
+
+def test_the_cheapest_variant_within_noise_of_the_best_is_chosen() -> None:
+    from rag.verify.training import GOOD_ENOUGH, VARIANTS, cheapest_good_enough
+
+    def scores(**values: float) -> dict[str, dict[str, float]]:
+        return {v: {"mean_balanced_accuracy": values.get(v.replace("+", "_"), 0.5)} for v in VARIANTS}
+
+    close = scores(cross_encoder_lexical=0.719, cross_encoder_features=0.72)
+    assert cheapest_good_enough(close) == "cross_encoder+lexical"
+    clear = scores(cross_encoder_lexical=0.70, cross_encoder_features=0.70 + 2 * GOOD_ENOUGH)
+    assert cheapest_good_enough(clear) == "cross_encoder+features"
+

@@ -110,29 +110,7 @@ def content_words(text: str) -> list[str]:
 
 
 NUMBER = re.compile(r"\b\d+(?:[.,]\d+)?\b")
-# common opposites for the antonym rule (both directions are used); a general list, not taken from any test
-ANTONYM_PAIRS = (
-    "open closed, opened closed, rose fell, rise fall, rising falling, increased decreased, increase decrease, "
-    "increases decreases, higher lower, high low, more fewer, larger smaller, largest smallest, bigger smaller, "
-    "biggest smallest, longer shorter, longest shortest, long short, older younger, oldest youngest, "
-    "before after, first last, earlier later, early late, won lost, win lose, wins loses, north south, "
-    "east west, northern southern, eastern western, above below, inside outside, male female, men women, "
-    "husband wife, father mother, son daughter, brother sister, king queen, alive dead, born died, "
-    "accepted rejected, allowed banned, legal illegal, public private, positive negative, true false, "
-    "success failure, successful unsuccessful, strong weak, hot cold, warm cool, wet dry, "
-    "fast slow, rich poor, cheap expensive, easy difficult, safe dangerous, full empty, "
-    "arrived departed, bought sold, buy sell, import export, imported exported, start end, started ended, "
-    "begin finish, began finished, always never, all none, maximum minimum, majority minority, "
-    "internal external, modern ancient, new old, left right, add remove, added removed, "
-    "include exclude, includes excludes, included excluded, rural urban, domestic foreign"
-)
-ANTONYMS: dict[str, str] = {}
-for _pair in ANTONYM_PAIRS.split(", "):
-    _a, _b = _pair.split()
-    ANTONYMS.setdefault(_a, _b)  # a word listed twice keeps its first opposite
-    ANTONYMS.setdefault(_b, _a)
-ANTONYM_WORD = re.compile(r"\b(" + "|".join(sorted(ANTONYMS, key=len, reverse=True)) + r")\b")
-NAME_SPAN = re.compile(r"\b[A-Z][a-z]{2,}(?: [A-Z][a-z]{2,}){0,2}\b")
+ENTITY = re.compile(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]{2,}\b")
 AUXILIARY = re.compile(r"\b(is|was|are|were|has|have|had|can|will|does|did)\b(?! not)")
 
 
@@ -151,25 +129,13 @@ def change_number(pair: LabeledPair, rng: random.Random, _pool: Sequence[str]) -
 
 
 def swap_entity(pair: LabeledPair, rng: random.Random, pool: Sequence[str]) -> str | None:
-    """The claim with a name (a run of capitalised words, e.g. "Marie Curie") replaced by one not in the premise."""
-    found = [m for m in NAME_SPAN.finditer(pair.claim) if m.start() > 0 and m.group() in pair.premise]
-    if not found:
+    """The claim with a capitalised name replaced by one absent from the premise."""
+    found = [m for m in ENTITY.finditer(pair.claim) if m.group() in pair.premise]
+    candidates = [name for name in pool if name not in pair.premise]
+    if not found or not candidates:
         return None
     match = rng.choice(found)
-    size = len(match.group().split())
-    candidates = [name for name in pool if len(name.split()) == size and name not in pair.premise]
-    if not candidates:
-        return None
     return pair.claim[: match.start()] + rng.choice(candidates) + pair.claim[match.end() :]
-
-
-def flip_antonym(pair: LabeledPair, rng: random.Random, _pool: Sequence[str]) -> str | None:
-    """The claim with one word replaced by its opposite ("rose" -> "fell", "open" -> "closed")."""
-    found = [m for m in ANTONYM_WORD.finditer(pair.claim) if m.group().islower()]  # capitalised: likely a name
-    if not found:
-        return None
-    match = rng.choice(found)
-    return pair.claim[: match.start()] + ANTONYMS[match.group()] + pair.claim[match.end() :]
 
 
 def negate(pair: LabeledPair, rng: random.Random, _pool: Sequence[str]) -> str | None:
@@ -183,9 +149,9 @@ def negate(pair: LabeledPair, rng: random.Random, _pool: Sequence[str]) -> str |
 def hard_negatives(pairs: Sequence[LabeledPair], rng: random.Random) -> list[LabeledPair]:
     """AUGMENT_EACH negatives per rule, made from supported pairs with short premises."""
     positives = [p for p in pairs if p.label == 1 and not p.id.startswith("wice")]
-    pool = sorted({m.group() for p in positives for m in NAME_SPAN.finditer(p.claim) if m.start() > 0})
+    pool = sorted({m.group() for p in positives for m in ENTITY.finditer(p.claim)})
     made: list[LabeledPair] = []
-    for rule in (change_number, swap_entity, negate, flip_antonym):
+    for rule in (change_number, swap_entity, negate):
         candidates = positives[:]
         rng.shuffle(candidates)
         count = 0
@@ -286,13 +252,17 @@ def encode(tokenizer: Any, batch: Sequence[LabeledPair], max_length: int) -> Any
 
 DevScores = dict[str, tuple[list[int], list[float]]]
 # combiners compared on dev by cross-validation: which inputs the calibrated logistic model sees
-# name -> (cross-encoder log-odds, which heuristic features: "features" all five, "lexical" the model-free ones)
+# name -> (cross-encoder log-odds, which heuristic features: "features" all five, "lexical" the model-free ones),
+# cheapest to run first (the "features" set embeds up to 8 premise sentences per pair with the embedder)
 VARIANTS: dict[str, tuple[bool, str | None]] = {
     "cross_encoder": (True, None),
     "cross_encoder+lexical": (True, "lexical"),
-    "cross_encoder+features": (True, "features"),
     "features": (False, "features"),
+    "cross_encoder+features": (True, "features"),
 }
+# a costlier variant is chosen only when it beats every cheaper one by more than this mean dev balanced accuracy
+# (about one WiCE dev claim); smaller differences are noise on 105 claims
+GOOD_ENOUGH = 0.01
 FEATURE_SETS = {"features": FEATURES, "lexical": LEXICAL_FEATURES}
 
 
@@ -371,6 +341,12 @@ def cross_validated(inputs: dict[str, Any], variant: str, seed: int) -> dict[str
     return {"mean_balanced_accuracy": quality, "datasets": scores}
 
 
+def cheapest_good_enough(comparison: dict[str, dict[str, Any]]) -> str:
+    """The first variant (cheapest first) within GOOD_ENOUGH of the best mean dev balanced accuracy."""
+    best = max(result["mean_balanced_accuracy"] for result in comparison.values())
+    return next(v for v in VARIANTS if comparison[v]["mean_balanced_accuracy"] >= best - GOOD_ENOUGH)
+
+
 def fit_calibration(inputs: dict[str, Any], variant: str) -> dict[str, Any]:
     """Logistic calibration of the chosen variant on all dev data, then the best mean-balanced-accuracy threshold."""
     from sklearn.linear_model import LogisticRegression
@@ -419,7 +395,7 @@ def calibrate(checkpoint: Path, data: Path, out: Path, args: argparse.Namespace)
     (args.work / "dev_inputs.json").write_text(json.dumps(inputs), encoding="utf-8")
     comparison = {variant: cross_validated(inputs, variant, args.seed) for variant in VARIANTS}
     log.info("dev cross-validation: %s", json.dumps(comparison))
-    chosen = max(comparison, key=lambda v: comparison[v]["mean_balanced_accuracy"])
+    chosen = cheapest_good_enough(comparison)
     calibration = {**fit_calibration(inputs, chosen), **inference_settings(args), "dev_cv": comparison}
     export(checkpoint, out, calibration)
     log.info("calibration: %s", json.dumps(calibration))
@@ -477,12 +453,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=4e-5)
     parser.add_argument("--max-length", type=int, default=192)
-    parser.add_argument("--infer-max-length", type=int, default=192)
+    parser.add_argument("--infer-max-length", type=int, default=256)
     parser.add_argument("--window-words", type=int, default=150)
     parser.add_argument(
         "--evidence-words",
         type=int,
-        default=100,
+        default=0,
         help="the cross-encoder sees the premise sentences sharing most words with the claim, up to this many "
         "words (0: every window of --window-words, max over windows)",
     )
