@@ -218,12 +218,17 @@ def onnx_session(path: Path, threads: int | None) -> Any:
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+# files beside the weights that do not change the exported graph (the verifier's calibration, model cards)
+NOT_WEIGHTS = {"calibration.json"}
+
+
 def export_key(location: str, quantized: bool, head: str = "hidden") -> str:
     """A cache key that changes with the model files and the exporting libraries."""
     from importlib.metadata import version
 
     root = Path(location)
-    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else []
+    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name not in NOT_WEIGHTS and p.suffix != ".md")
+    files = files if root.is_dir() else []
     stamp = [location, version("torch"), version("onnxruntime"), version("onnx"), quantized]
     stamp += [head] if head != "hidden" else []  # keeps the keys of existing embedder exports
     stamp += [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in files]
