@@ -192,4 +192,3 @@ def test_the_cheapest_variant_within_noise_of_the_best_is_chosen() -> None:
     assert cheapest_good_enough(close) == "cross_encoder+lexical"
     clear = scores(cross_encoder_lexical=0.70, cross_encoder_features=0.70 + 2 * GOOD_ENOUGH)
     assert cheapest_good_enough(clear) == "cross_encoder+features"
-
