@@ -138,3 +138,19 @@ def test_unknown_policy_lists_valid_names() -> None:
 )
 def test_abstention_sentences_are_recognised(text: str, expected: bool) -> None:
     assert is_abstention(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("The two biggest exports from Mexico are:", True),
+        ("The rights to the rights to the rights to the rights.", True),
+        ("Kenyans are shown in the movie theater, and Kenyans are shown in the movie theater.", True),
+        ("The railway opened in 1894 and closed in 1961, when the railway lost its mail contract.", False),
+        ("The depot holds four locomotives and two of the four are steam locomotives.", False),
+    ],
+)
+def test_fragments_and_repetition(text: str, fragment: bool) -> None:
+    from rag.verify.verifier import is_fragment
+
+    assert is_fragment(text) is fragment

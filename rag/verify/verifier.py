@@ -28,17 +28,25 @@ def is_abstention(text: str) -> bool:
     return bool(ABSTENTION_PATTERN.search(text))
 
 
-REPEATS = 3  # a phrase of REPEATS words said REPEATS times over is degenerate output
+# degenerate output: a phrase of n words said at least k times, for each (n, k)
+REPEATED_PHRASES = ((3, 3), (5, 2))
+
+
+def repeats_itself(text: str) -> bool:
+    """ "the rights to the rights to the rights to ..." or "X are shown in the theater, and X are shown in the
+    theater": a phrase of 3 words said 3 times, or of 5 words said twice."""
+    words = text.lower().replace(",", " ").split()
+    for size, times in REPEATED_PHRASES:
+        phrases = [tuple(words[i : i + size]) for i in range(len(words) - size + 1)]
+        if any(phrases.count(phrase) >= times for phrase in set(phrases)):
+            return True
+    return False
 
 
 def is_fragment(text: str) -> bool:
     """True for a sentence that states nothing checkable: it introduces a list that never came (ends in ":")
-    or is degenerate repetition ("the rights to the rights to the rights to ...")."""
-    if text.rstrip().endswith(":"):
-        return True
-    words = text.lower().split()
-    phrases = [tuple(words[i : i + REPEATS]) for i in range(len(words) - REPEATS + 1)]
-    return any(phrases.count(phrase) >= REPEATS for phrase in set(phrases))
+    or is degenerate repetition."""
+    return text.rstrip().endswith(":") or repeats_itself(text)
 
 
 @dataclass(frozen=True, slots=True)
