@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     # ingestion
     index: Path = Field(Path("indexes/sample"), description="index directory")
     embedder: str = Field(DEFAULT_EMBEDDER, description="sentence-transformers model: name, hub id or path")
-    embed_batch_size: int = Field(64, ge=1)
+    embed_batch_size: int = Field(16, ge=1, description="texts per embedder call (length-sorted batches)")
     embedder_backend: str = Field(
         "onnx-int8", description="torch | onnx | onnx-int8 (exported locally, cached in ~/.cache/grounded-rag)"
     )
