@@ -227,8 +227,8 @@ def export_key(location: str, quantized: bool, head: str = "hidden") -> str:
     from importlib.metadata import version
 
     root = Path(location)
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name not in NOT_WEIGHTS and p.suffix != ".md")
-    files = files if root.is_dir() else []
+    listed = root.rglob("*") if root.is_dir() else []
+    files = sorted(p for p in listed if p.is_file() and p.name not in NOT_WEIGHTS and p.suffix != ".md")
     stamp = [location, version("torch"), version("onnxruntime"), version("onnx"), quantized]
     stamp += [head] if head != "hidden" else []  # keeps the keys of existing embedder exports
     stamp += [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in files]

@@ -36,10 +36,13 @@ class Retriever:
         search: Callable[[Retriever, str, np.ndarray, int], Ranking] = MODES.get(mode or self.settings.retrieval_mode)
         query_vector = self.embedder.encode([query])[0]
         ranking = search(self, query, query_vector, max(k, self.settings.candidates))
-        if self.reranker is not None:
-            ranking = self.reranker.rerank(query, self.index.store.chunks([i for i, _ in ranking]))
-        ranking = ranking[:k]
-        chunks = self.index.store.chunks([chunk_id for chunk_id, _ in ranking])
+        if self.reranker is None:
+            ranking = ranking[:k]
+            chunks = self.index.store.chunks([chunk_id for chunk_id, _ in ranking])
+        else:  # the candidates are read once: reranked, then the best k kept
+            candidates = {c.chunk_id: c for c in self.index.store.chunks([i for i, _ in ranking])}
+            ranking = self.reranker.rerank(query, list(candidates.values()))[:k]
+            chunks = [candidates[chunk_id] for chunk_id, _ in ranking]
         dense = self._cosine(query_vector, [c.chunk_id for c in chunks])
         scores = dict(ranking)
         return [

@@ -105,15 +105,16 @@ def select_evidence(premise: str, claim: str, max_words: int) -> str:
     if len(premise.split()) <= max_words:
         return premise
     sentences = split_sentences(premise) or [premise]
+    order = ranked(sentences, claim)
     chosen: list[int] = []
     words = 0
-    for index in ranked(sentences, claim):
+    for index in order:
         size = len(sentences[index].split())
         if words + size <= max_words:
             chosen.append(index)
             words += size
     if not chosen:
-        return " ".join(sentences[ranked(sentences, claim)[0]].split()[:max_words])
+        return " ".join(sentences[order[0]].split()[:max_words])
     return " ".join(sentences[i] for i in sorted(chosen))
 
 

@@ -8,6 +8,7 @@ supporting quote: the source sentence, its document id and its character offsets
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -37,8 +38,8 @@ def repeats_itself(text: str) -> bool:
     theater": a phrase of 3 words said 3 times, or of 5 words said twice."""
     words = text.lower().replace(",", " ").split()
     for size, times in REPEATED_PHRASES:
-        phrases = [tuple(words[i : i + size]) for i in range(len(words) - size + 1)]
-        if any(phrases.count(phrase) >= times for phrase in set(phrases)):
+        phrases = Counter(tuple(words[i : i + size]) for i in range(len(words) - size + 1))
+        if phrases and max(phrases.values()) >= times:
             return True
     return False
 
