@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import read_jsonl
+from eval.metrics import BOOTSTRAP_RESAMPLES
 from rag.errors import InputError
 from rag.verify.scoring import SupportScorer
 
@@ -124,6 +125,25 @@ def balanced_accuracy(labels: Sequence[int], decisions: Sequence[int]) -> float:
     return sum(recalls) / len(recalls) if recalls else 0.0
 
 
+def balanced_accuracy_interval(
+    labels: Sequence[int], decisions: Sequence[int], resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0
+) -> tuple[float, float] | None:
+    """95% stratified-bootstrap interval of the balanced accuracy (each class resampled within itself, so the
+    class counts stay fixed); None unless both classes are present."""
+    import numpy as np
+
+    hits = [
+        np.asarray([d == cls for y, d in zip(labels, decisions, strict=True) if y == cls], dtype=float)
+        for cls in (0, 1)
+    ]
+    if not all(len(h) for h in hits):
+        return None
+    rng = np.random.default_rng(seed)
+    recalls = [h[rng.integers(0, len(h), size=(resamples, len(h)))].mean(axis=1) for h in hits]
+    low, high = np.percentile((recalls[0] + recalls[1]) / 2, [2.5, 97.5])
+    return float(low), float(high)
+
+
 def f1_unsupported(labels: Sequence[int], decisions: Sequence[int]) -> float:
     """F1 of the "not supported" class (label 0), the one a verifier exists to catch."""
     pairs = list(zip(labels, decisions, strict=True))
@@ -159,6 +179,7 @@ def metrics(labels: Sequence[int], scores: Sequence[float], threshold: float) ->
         "n": len(labels),
         "positives": sum(labels),
         "balanced_accuracy": balanced_accuracy(labels, decisions),
+        "balanced_accuracy_ci95": balanced_accuracy_interval(labels, decisions),
         "f1_unsupported": f1_unsupported(labels, decisions),
         "auroc": auroc(labels, scores),
         "threshold": threshold,
@@ -212,13 +233,19 @@ def eval_verifier_command(
     return summary
 
 
+def interval(summary: dict[str, Any]) -> str:
+    """The balanced accuracy's 95% interval as "[low, high]" ("" when it has none)."""
+    bounds = summary.get("balanced_accuracy_ci95")
+    return f"[{bounds[0]:.2f}, {bounds[1]:.2f}]" if bounds else ""
+
+
 def format_summary(summary: dict[str, Any]) -> str:
     """One human-readable line per metric."""
     auc = summary["auroc"]
     return "\n".join(
         [
             f"{summary['scorer']} on {summary['format']}:{summary['split']} (n={summary['n']})",
-            f"  balanced accuracy {summary['balanced_accuracy']:.3f}",
+            f"  balanced accuracy {summary['balanced_accuracy']:.3f} {interval(summary)}",
             f"  F1 unsupported    {summary['f1_unsupported']:.3f}",
             f"  AUROC             {'n/a' if auc is None else f'{auc:.3f}'}",
             f"  threshold         {summary['threshold']:.3f}",
@@ -249,13 +276,13 @@ def benchmark(data: Path, scorer_names: Sequence[str], split: str, out: Path | N
 def markdown_table(results: Sequence[dict[str, Any]]) -> str:
     """The benchmark results as the Markdown table the README and model card quote."""
     rows = [
-        "| scorer | dataset (split) | n | balanced acc. | F1 unsupported | AUROC | threshold | pairs/s |",
+        "| scorer | dataset (split) | n | balanced acc. [95% CI] | F1 unsupported | AUROC | threshold | pairs/s |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         auc = "n/a" if r["auroc"] is None else f"{r['auroc']:.3f}"
         rows.append(
-            f"| {r['scorer']} | {r['format']} ({r['split']}) | {r['n']} | {r['balanced_accuracy']:.3f} | "
+            f"| {r['scorer']} | {r['format']} ({r['split']}) | {r['n']} | {r['balanced_accuracy']:.3f} {interval(r)} | "
             f"{r['f1_unsupported']:.3f} | {auc} | {r['threshold']:.3f} | {r['pairs_per_second']:.1f} |"
         )
     return "\n".join(rows) + "\n"

@@ -12,6 +12,7 @@ from eval.verifier_eval import (
     assign_splits,
     auroc,
     balanced_accuracy,
+    balanced_accuracy_interval,
     eval_verifier_command,
     evaluate_verifier,
     f1_unsupported,
@@ -117,6 +118,19 @@ def test_metrics_on_known_values() -> None:
     assert auroc([1, 1], [0.2, 0.3]) is None
 
 
+def test_balanced_accuracy_interval_holds_the_estimate_and_narrows_with_more_claims() -> None:
+    # 70% recall on supported claims, 80% on unsupported ones: balanced accuracy 0.75
+    small_labels = [1] * 10 + [0] * 10
+    small_decisions = [1] * 7 + [0] * 3 + [0] * 8 + [1] * 2
+    low, high = balanced_accuracy_interval(small_labels, small_decisions)
+    assert low < balanced_accuracy(small_labels, small_decisions) == 0.75 < high
+    big_low, big_high = balanced_accuracy_interval(small_labels * 20, small_decisions * 20)
+    assert low < big_low < 0.75 < big_high < high
+    assert balanced_accuracy_interval([1, 1], [1, 0]) is None
+    perfect = balanced_accuracy_interval(small_labels, small_labels)
+    assert perfect == (1.0, 1.0)
+
+
 def test_splits_are_deterministic_sized_and_order_free() -> None:
     keys = [f"claim {i}" for i in range(100)]
     names = assign_splits(keys, 40, 30)
@@ -133,6 +147,8 @@ def test_evaluate_writes_summary_and_scores(wice_file: Path, tmp_path: Path) -> 
     assert summary["f1_unsupported"] == pytest.approx(2 / 3)
     assert summary["auroc"] == 0.75 and summary["threshold"] == 0.5
     assert summary["pairs_per_second"] > 0
+    low, high = summary["balanced_accuracy_ci95"]
+    assert 0.0 <= low <= 0.75 <= high <= 1.0
     written = json.loads((out / "summary.json").read_text())
     for key in ("n", "balanced_accuracy", "f1_unsupported", "auroc", "threshold", "pairs_per_second"):
         assert written[key] == summary[key]
