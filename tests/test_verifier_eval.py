@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from eval.verifier_eval import (
+    LabeledPair,
     assign_splits,
     auroc,
     balanced_accuracy,
@@ -208,3 +209,18 @@ def test_the_cheapest_variant_within_noise_of_the_best_is_chosen() -> None:
     assert cheapest_good_enough(close) == "cross_encoder+lexical"
     clear = scores(cross_encoder_lexical=0.70, cross_encoder_features=0.70 + 2 * GOOD_ENOUGH)
     assert cheapest_good_enough(clear) == "cross_encoder+features"
+
+
+def test_rule_made_hard_negatives_change_what_they_claim_to() -> None:
+    import random
+
+    from rag.verify.training import change_number, negate, swap_entity
+
+    pair = LabeledPair("x", "The mill at Ashcombe opened in 1894.", "The mill at Ashcombe opened in 1894.", 1)
+    rng = random.Random(0)
+    changed = change_number(pair, rng, [])
+    assert changed is not None and "1894" not in changed and changed.startswith("The mill at Ashcombe opened in ")
+    assert swap_entity(pair, rng, ["Ashcombe", "Merrow"]) == "The mill at Merrow opened in 1894."
+    assert swap_entity(pair, rng, ["Ashcombe"]) is None  # no name absent from the premise to swap in
+    assert negate(pair, rng, []) is None  # no auxiliary verb
+    assert negate(LabeledPair("y", "p", "The mill was busy.", 1), rng, []) == "The mill was not busy."
