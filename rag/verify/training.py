@@ -190,7 +190,7 @@ def batches(pairs: Sequence[LabeledPair], size: int, rng: random.Random) -> list
 
 
 def train(pairs: Sequence[LabeledPair], work: Path, args: argparse.Namespace) -> Path:
-    """Fine-tune the cross-encoder one epoch; returns the checkpoint directory."""
+    """Fine-tune the cross-encoder for args.epochs epochs; returns the checkpoint directory."""
     import torch
     from transformers import AutoTokenizer, BertForSequenceClassification, get_linear_schedule_with_warmup
 
@@ -204,7 +204,8 @@ def train(pairs: Sequence[LabeledPair], work: Path, args: argparse.Namespace) ->
     model = BertForSequenceClassification.from_pretrained(
         base, num_labels=2, id2label={0: "not_supported", 1: "supported"}, label2id=LABEL2ID
     )
-    plan = batches(pairs, args.batch_size, random.Random(args.seed))
+    order = random.Random(args.seed)
+    plan = [batch for _ in range(args.epochs) for batch in batches(pairs, args.batch_size, order)]
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     last = min(len(plan), args.stop_after_steps or len(plan))
     schedule = get_linear_schedule_with_warmup(optimizer, math.ceil(0.06 * len(plan)), len(plan))
@@ -469,6 +470,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=0,
         help="train only the first N batches of the planned epoch, LR schedule unchanged (0: the whole epoch)",
     )
+    parser.add_argument("--epochs", type=int, default=1, help="passes over the training pairs, reshuffled each")
     parser.add_argument("--max-pairs", type=int, default=0, help="cap the training pairs (0: all)")
     return parser.parse_args(argv)
 
