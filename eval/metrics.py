@@ -259,11 +259,11 @@ def present(values: Iterable[float | None]) -> list[float]:
     return [float(v) for v in values if v is not None and not math.isnan(v)]
 
 
-def _resampled_means(data: Any, rng: Any, resamples: int) -> Any:
+def resampled_means(data: Any, rng: Any, resamples: int) -> Any:
     return data[rng.integers(0, len(data), size=(resamples, len(data)))].mean(axis=1)
 
 
-def _interval(stats: Any, confidence: float) -> tuple[float, float]:
+def percentile_interval(stats: Any, confidence: float) -> tuple[float, float]:
     import numpy as np
 
     tail = (1 - confidence) / 2 * 100
@@ -280,7 +280,7 @@ def bootstrap_ci(
     if not values:
         return None, None
     rng = np.random.default_rng(seed)
-    return _interval(_resampled_means(np.asarray(values, dtype=float), rng, resamples), confidence)
+    return percentile_interval(resampled_means(np.asarray(values, dtype=float), rng, resamples), confidence)
 
 
 def aggregate(values: Iterable[float | None], seed: int = 0) -> Aggregate:
@@ -304,8 +304,8 @@ def unpaired_delta(a: Sequence[float], b: Sequence[float], seed: int = 0) -> Agg
     if not a or not b:
         return Aggregate(None, None, None, 0)
     rng = np.random.default_rng(seed)
-    stats = _resampled_means(np.asarray(b, float), rng, BOOTSTRAP_RESAMPLES) - _resampled_means(
+    stats = resampled_means(np.asarray(b, float), rng, BOOTSTRAP_RESAMPLES) - resampled_means(
         np.asarray(a, float), rng, BOOTSTRAP_RESAMPLES
     )
-    low, high = _interval(stats, CONFIDENCE)
+    low, high = percentile_interval(stats, CONFIDENCE)
     return Aggregate(sum(b) / len(b) - sum(a) / len(a), low, high, min(len(a), len(b)))

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import read_jsonl
-from eval.metrics import BOOTSTRAP_RESAMPLES
+from eval.metrics import BOOTSTRAP_RESAMPLES, CONFIDENCE, percentile_interval, resampled_means
 from rag.errors import InputError
 from rag.verify.scoring import SupportScorer
 
@@ -115,13 +115,15 @@ def load_pairs(path: Path, fmt: str, split: str = "all") -> list[LabeledPair]:
     return [pair for name, pairs in groups if split in ("all", name) for pair in pairs]
 
 
+def class_hits(labels: Sequence[int], decisions: Sequence[int]) -> list[list[bool]]:
+    """Per class present (0, then 1): whether each of its items was decided as that class."""
+    hits = [[d == cls for y, d in zip(labels, decisions, strict=True) if y == cls] for cls in (0, 1)]
+    return [h for h in hits if h]
+
+
 def balanced_accuracy(labels: Sequence[int], decisions: Sequence[int]) -> float:
     """Mean of the recall of each class present."""
-    recalls = []
-    for cls in (0, 1):
-        hits = [d == cls for y, d in zip(labels, decisions, strict=True) if y == cls]
-        if hits:
-            recalls.append(sum(hits) / len(hits))
+    recalls = [sum(h) / len(h) for h in class_hits(labels, decisions)]
     return sum(recalls) / len(recalls) if recalls else 0.0
 
 
@@ -132,16 +134,12 @@ def balanced_accuracy_interval(
     class counts stay fixed); None unless both classes are present."""
     import numpy as np
 
-    hits = [
-        np.asarray([d == cls for y, d in zip(labels, decisions, strict=True) if y == cls], dtype=float)
-        for cls in (0, 1)
-    ]
-    if not all(len(h) for h in hits):
+    hits = class_hits(labels, decisions)
+    if len(hits) < 2:
         return None
     rng = np.random.default_rng(seed)
-    recalls = [h[rng.integers(0, len(h), size=(resamples, len(h)))].mean(axis=1) for h in hits]
-    low, high = np.percentile((recalls[0] + recalls[1]) / 2, [2.5, 97.5])
-    return float(low), float(high)
+    recalls = [resampled_means(np.asarray(h, dtype=float), rng, resamples) for h in hits]
+    return percentile_interval(sum(recalls) / len(recalls), CONFIDENCE)
 
 
 def f1_unsupported(labels: Sequence[int], decisions: Sequence[int]) -> float:

@@ -468,7 +468,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--stop-after-steps",
         type=int,
         default=0,
-        help="train only the first N batches of the planned epoch, LR schedule unchanged (0: the whole epoch)",
+        help="train only the first N batches of the plan, LR schedule unchanged (0: every batch of every epoch)",
     )
     parser.add_argument("--epochs", type=int, default=1, help="passes over the training pairs, reshuffled each")
     parser.add_argument("--max-pairs", type=int, default=0, help="cap the training pairs (0: all)")
