@@ -6,8 +6,9 @@
 Writes to `out`: items.jsonl (one record per question: retrieved passages, the Answer, raw and verified
 sentences with their support and citation judgements, metric values), summary.json (each metric's mean with
 a 95% bootstrap CI and n, counts, the run's settings), report.md and report.html. Each item's record is
-cached under out/cache/<fingerprint>/ (fingerprint = hash of the settings, model names, judge and mode), so
-an interrupted run resumes where it stopped and a finished one is re-reported without loading any model.
+cached under out/cache/<fingerprint>/ (fingerprint = hash of the settings, the sizes and times of the index's
+and models' files, judge and mode), so an interrupted run resumes where it stopped and a finished one is
+re-reported without loading any model.
 
 Metric names in summary.json: retrieval.recall@{1,5,10}, retrieval.mrr; for the verified answer
 faithfulness.verifier, faithfulness.ragas, faithfulness.ragas.parse_failure_rate, citation.recall,
@@ -20,6 +21,7 @@ including when the pipeline abstained before generating.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -51,6 +53,7 @@ from eval.metrics import (
 )
 from rag.config import Settings
 from rag.errors import InputError, RagError
+from rag.models import resolve_model
 from rag.records import Answer
 
 CACHE_VERSION = 1
@@ -223,14 +226,40 @@ def measure_variant(
 
 
 def run_fingerprint(settings: Settings, judge: str, retrieval_only: bool) -> str:
-    """Hash of everything that changes an item's result: settings (model names included), judge, mode."""
+    """Hash of everything that changes an item's result: settings (model names included), the files behind
+    them, judge and mode."""
     payload = {
         "version": CACHE_VERSION,
         "settings": settings.model_dump(mode="json"),
+        "files": artifact_stamps(settings),
         "judge": judge,
         "retrieval_only": retrieval_only,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def artifact_stamps(settings: Settings) -> dict[str, list[tuple[str, int, int]]]:
+    """(file, size, mtime) of the index and of every local model the settings name, the committed verifier
+    included: a re-ingested index or a replaced model changes the fingerprint though its name does not."""
+    from rag.verify.trained import MODEL_DIR
+
+    locations = {"index": str(settings.index), "verifier": str(MODEL_DIR)}
+    for name in ("embedder", "model", "reranker", "nli_model"):
+        value = getattr(settings, name)
+        if value:
+            with contextlib.suppress(RagError):
+                locations[name] = resolve_model(name, value)
+    return {name: file_stamps(Path(location)) for name, location in locations.items()}
+
+
+def file_stamps(path: Path) -> list[tuple[str, int, int]]:
+    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path] if path.is_file() else []
+    return [(str(f.relative_to(path)) if f != path else f.name, *stamp(f)) for f in files]
+
+
+def stamp(file: Path) -> tuple[int, int]:
+    info = file.stat()
+    return info.st_size, info.st_mtime_ns
 
 
 class ItemCache:

@@ -195,6 +195,18 @@ def test_changed_settings_are_not_served_from_cache(dataset: Path, tmp_path: Pat
     assert pipeline.asks == 3
 
 
+def test_rebuilt_index_is_not_served_from_cache(dataset: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    index.mkdir()
+    (index / "chunks.sqlite").write_bytes(b"first build")
+    settings = Settings(scorer="heuristic", index=index)
+    first, second = FakePipeline(), FakePipeline()
+    run_eval(settings, dataset, tmp_path / "run", pipeline=first, scorer=OverlapScorer(), progress=False)
+    (index / "chunks.sqlite").write_bytes(b"rebuilt with more chunks")
+    run_eval(settings, dataset, tmp_path / "run", pipeline=second, scorer=OverlapScorer(), progress=False)
+    assert first.asks == 3 and second.asks == 3
+
+
 def test_limit_and_retrieval_only(dataset: Path, tmp_path: Path) -> None:
     pipeline = FakePipeline()
     summary = run(dataset, tmp_path / "run", pipeline, limit=2, retrieval_only=True)
