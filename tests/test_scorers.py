@@ -212,6 +212,7 @@ def test_select_evidence_keeps_the_claims_sentences_in_order_within_budget() -> 
     chosen = select_evidence(two, "The lighthouse keeper at Carrow Point retired.", 25)
     assert chosen == f"{NEEDLE} The lighthouse keeper retired in 1990.", "premise order is kept"
     assert select_evidence(FILLER * 3, "harbour budget", 5) == " ".join(FILLER.split()[:5])
+    assert select_evidence(premise, NEEDLE, 100) == NEEDLE, "sentences sharing no content word are left out"
 
 
 def test_lexical_features_need_no_model_and_match_the_full_ones() -> None:

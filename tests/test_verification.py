@@ -148,6 +148,19 @@ def test_abstention_sentences_are_recognised(text: str, expected: bool) -> None:
         ("Kenyans are shown in the movie theater, and Kenyans are shown in the movie theater.", True),
         ("The railway opened in 1894 and closed in 1961, when the railway lost its mail contract.", False),
         ("The depot holds four locomotives and two of the four are steam locomotives.", False),
+        ("The fire drill is a traditional Chinese fire drill that involves a fire drill.", True),
+        ("The Roman Empire was called the Roman Empire after the Roman Empire's borders.", True),
+        ("The Roman Empire and the Ottoman Empire were rivals for a thousand years.", False),
+        (
+            "The cell membrane takes part in transport across a cell membrane, which proteins in each cell "
+            "membrane carry out for molecules of many kinds and sizes.",
+            False,
+        ),
+        ("1.", True),
+        ("3. The Monk", True),
+        ("Santana Lopez", True),
+        ("2. The series follows the sisters.", False),
+        ("Bi Sheng invented movable type.", False),
     ],
 )
 def test_fragments_and_repetition(text: str, fragment: bool) -> None:

@@ -85,10 +85,16 @@ def missing_share(needed: set[str], present: set[str]) -> float:
     return len(needed - present) / len(needed) if needed else 0.0
 
 
+def overlaps(sentences: Sequence[str], claim: str) -> list[int]:
+    """Content words each sentence shares with the claim."""
+    wanted = content_stems(claim)
+    return [len(wanted & content_stems(sentence)) for sentence in sentences]
+
+
 def ranked(sentences: Sequence[str], claim: str) -> list[int]:
     """Sentence indices, most content words shared with the claim first (ties: earlier first)."""
-    wanted = content_stems(claim)
-    return sorted(range(len(sentences)), key=lambda i: -len(wanted & content_stems(sentences[i])))
+    shared = overlaps(sentences, claim)
+    return sorted(range(len(sentences)), key=lambda i: -shared[i])
 
 
 def candidates(premise: str, claim: str, count: int = CANDIDATES) -> list[str]:
@@ -102,16 +108,18 @@ def candidates(premise: str, claim: str, count: int = CANDIDATES) -> list[str]:
 def select_evidence(premise: str, claim: str, max_words: int) -> str:
     """The premise cut to at most max_words words of its sentences sharing most content words with the claim.
 
-    Sentences keep their premise order; a premise that fits is returned unchanged, and the best sentence is
-    always kept (cut to max_words when it is longer on its own).
+    Sentences keep their premise order; a premise that fits is returned unchanged. The best sentence is always
+    kept (cut to max_words when it is longer on its own); other sentences only when they share a content word
+    with the claim, since unrelated padding measurably drowns the evidence for the cross-encoder.
     """
     if len(premise.split()) <= max_words:
         return premise
     sentences = split_sentences(premise) or [premise]
-    order = ranked(sentences, claim)
+    shared = overlaps(sentences, claim)
+    order = sorted(range(len(sentences)), key=lambda i: -shared[i])
     chosen: list[int] = []
     words = 0
-    for index in order:
+    for index in order[:1] + [i for i in order[1:] if shared[i]]:
         size = len(sentences[index].split())
         if words + size <= max_words:
             chosen.append(index)

@@ -470,7 +470,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=0,
         help="train only the first N batches of the plan, LR schedule unchanged (0: every batch of every epoch)",
     )
-    parser.add_argument("--epochs", type=int, default=2, help="passes over the training pairs, reshuffled each")
+    parser.add_argument("--epochs", type=int, default=1, help="passes over the training pairs, reshuffled each")
     parser.add_argument("--max-pairs", type=int, default=0, help="cap the training pairs (0: all)")
     return parser.parse_args(argv)
 

@@ -11,9 +11,11 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from rag.records import Citation, Passage, Sentence, SentenceSpan, Verdict
 from rag.verify.citations import CitedSentence
+from rag.verify.heuristic import STOPWORDS, WORD
 from rag.verify.scoring import SupportScorer
 
 MAX_RECITED = 2
@@ -31,6 +33,14 @@ def is_abstention(text: str) -> bool:
 
 # degenerate output: a phrase of n words said at least k times, for each (n, k)
 REPEATED_PHRASES = ((3, 3), (5, 2))
+# the same two content words in a row said this often, making up this share of the sentence's words: "The fire
+# drill is a Chinese fire drill that involves a fire drill" (a tautology that echoes the passage's words, which
+# scorers tend to pass); a long sentence that names its subject three times is not one
+REPEATED_TERM = 3
+REPEATED_TERM_SHARE = 0.3
+# fewer words than this, list markers aside, state nothing checkable: "1.", "3. The Monk", a bare name
+MIN_CLAIM_WORDS = 3
+LIST_MARKER = re.compile(r"^\s*(\d+[.)]|[-*\u2022])\s*")
 
 
 def repeats_itself(text: str) -> bool:
@@ -44,10 +54,23 @@ def repeats_itself(text: str) -> bool:
     return False
 
 
+def repeats_a_term(text: str) -> bool:
+    """Two content words in a row (a term such as "fire drill") said REPEATED_TERM times or more, and together
+    at least REPEATED_TERM_SHARE of the words."""
+    words = [w.lower().removesuffix("'s") for w in WORD.findall(text)]
+    terms = Counter((a, b) for a, b in pairwise(words) if a not in STOPWORDS and b not in STOPWORDS)
+    said = max(terms.values(), default=0)
+    return said >= REPEATED_TERM and 2 * said >= REPEATED_TERM_SHARE * len(words)
+
+
+def too_short(text: str) -> bool:
+    return len(WORD.findall(LIST_MARKER.sub("", text))) < MIN_CLAIM_WORDS
+
+
 def is_fragment(text: str) -> bool:
-    """True for a sentence that states nothing checkable: it introduces a list that never came (ends in ":")
-    or is degenerate repetition."""
-    return text.rstrip().endswith(":") or repeats_itself(text)
+    """True for a sentence that states nothing checkable: it introduces a list that never came (ends in ":"),
+    is a bare list item or name, or is degenerate repetition."""
+    return text.rstrip().endswith(":") or too_short(text) or repeats_itself(text) or repeats_a_term(text)
 
 
 @dataclass(frozen=True, slots=True)
