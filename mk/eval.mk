@@ -4,6 +4,8 @@
 #   make eval FAIL_UNDER=faithfulness.verifier=0.9,citation.precision=0.8   exit 1 when a metric is below
 #   make eval-clapnq LIMIT=60      CLAPNQ (../shared/data/clapnq): LIMIT questions, answerable and
 #                                  unanswerable alternating; LIMIT= (empty) runs all 275 (hours on 2 cores)
+#   make eval-generated            after eval-clapnq LIMIT=48: how many of the generator's sentences, hand-labelled
+#                                  in data/generated_labels.jsonl, each scorer passes (supported or invented)
 # Runs resume: rerunning after an interruption only evaluates the questions not yet done.
 EVAL_SET ?= data/questions.jsonl
 EVAL_OUT ?= runs/eval
@@ -15,7 +17,7 @@ CLAPNQ_INDEX ?= indexes/clapnq
 CLAPNQ_OUT ?= runs/clapnq
 EVAL_FLAGS = --judge $(JUDGE) $(if $(FAIL_UNDER),--fail-under $(FAIL_UNDER))
 
-.PHONY: eval eval-clapnq
+.PHONY: eval eval-clapnq eval-generated
 
 eval: ingest
 	$(RAG) eval --dataset $(EVAL_SET) --index $(INDEX) --out $(EVAL_OUT) $(EVAL_FLAGS)
@@ -28,3 +30,7 @@ eval-clapnq: setup
 		> $(CLAPNQ_OUT)/questions.jsonl
 	$(RAG) eval --dataset $(CLAPNQ_OUT)/questions.jsonl --index $(CLAPNQ_INDEX) --out $(CLAPNQ_OUT) \
 		$(if $(LIMIT),--limit $(LIMIT)) $(EVAL_FLAGS)
+
+eval-generated: setup
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m eval.generated_support --run $(CLAPNQ_OUT) \
+		--scorer trained,heuristic

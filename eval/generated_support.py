@@ -1,0 +1,130 @@
+"""How many of the generator's own invented sentences a support scorer lets through, judged against hand labels.
+
+The benchmark sets (WiCE, HaluEval) hold no sentences like a small generator's: fragments, tautologies, fluent
+topical inventions. data/generated_labels.jsonl holds the project's hand judgements of every sentence SmolLM2
+wrote in `make eval-clapnq LIMIT=48`: a sentence is named by its question id, its index among the raw answer's
+sentences and a hash of its text, and labelled supported when its retrieved passages state it. The text stays
+in the run's items.jsonl (it quotes CLAPNQ passages); a sentence whose hash differs, because the run used other
+generator settings, is counted as unmatched and not scored.
+
+Each sentence is scored alone against every retrieved passage (max), before the pipeline's own rules:
+
+    python -m eval.generated_support --run runs/clapnq --scorer trained,heuristic [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eval.datasets import read_jsonl
+
+LABELS = Path(__file__).resolve().parent.parent / "data" / "generated_labels.jsonl"
+
+
+@dataclass(frozen=True)
+class JudgedSentence:
+    """A generated sentence, the passages retrieved for its question, and the hand label."""
+
+    text: str
+    passages: tuple[str, ...]
+    supported: bool
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def load_labels(path: Path = LABELS) -> dict[tuple[str, int], dict[str, Any]]:
+    return {(label["id"], label["index"]): label for label in read_jsonl(path)}
+
+
+def judged_sentences(
+    items: Sequence[dict[str, Any]], labels: dict[tuple[str, int], dict[str, Any]]
+) -> tuple[list[JudgedSentence], int]:
+    """The labelled raw sentences of an eval run, and how many labels found no sentence with the same text."""
+    found: list[JudgedSentence] = []
+    for item in items:
+        passages = tuple(passage["text"] for passage in item.get("retrieved", []))
+        for index, sentence in enumerate(item.get("raw", {}).get("sentences", [])):
+            label = labels.get((item["id"], index))
+            if label and label["sha"] == text_hash(sentence["text"]) and passages:
+                found.append(JudgedSentence(sentence["text"], passages, label["supported"]))
+    return found, len(labels) - len(found)
+
+
+def best_scores(sentences: Sequence[JudgedSentence], scorer: Any) -> list[float]:
+    """Each sentence's highest support over its passages, all pairs in one batch."""
+    pairs = [(passage, s.text) for s in sentences for passage in s.passages]
+    scores = iter(scorer.score_batch(pairs))
+    return [max(next(scores) for _ in s.passages) for s in sentences]
+
+
+def passed_counts(sentences: Sequence[JudgedSentence], scores: Sequence[float], threshold: float) -> dict[str, Any]:
+    passed = [s.supported for s, score in zip(sentences, scores, strict=True) if score >= threshold]
+    supported = sum(s.supported for s in sentences)
+    kept = sum(passed)
+    return {
+        "n": len(sentences),
+        "supported": supported,
+        "threshold": threshold,
+        "passed": len(passed),
+        "passed_unsupported": len(passed) - kept,
+        "passed_supported": kept,
+        "precision": kept / len(passed) if passed else None,
+        "recall": kept / supported if supported else None,
+    }
+
+
+def evaluate(run: Path, scorer_names: Sequence[str], labels: Path = LABELS) -> list[dict[str, Any]]:
+    from rag.config import Settings
+    from rag.verify.scoring import load_scorer
+
+    sentences, unmatched = judged_sentences(list(read_jsonl(run / "items.jsonl")), load_labels(labels))
+    results = []
+    for name in scorer_names:
+        scorer = load_scorer(Settings(scorer=name))
+        counts = passed_counts(sentences, best_scores(sentences, scorer), scorer.threshold)
+        results.append({"scorer": name, "run": str(run), "unmatched_labels": unmatched, **counts})
+    return results
+
+
+def markdown_table(results: Sequence[dict[str, Any]]) -> str:
+    lines = [
+        "| scorer | sentences (supported) | passed | unsupported passed | supported passed | precision |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        precision = "–" if r["precision"] is None else f"{r['precision']:.2f}"
+        lines.append(
+            f"| {r['scorer']} | {r['n']} ({r['supported']}) | {r['passed']} | {r['passed_unsupported']} | "
+            f"{r['passed_supported']} | {precision} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, required=True, help="an eval run directory (its items.jsonl)")
+    parser.add_argument("--scorer", default="trained,heuristic", help="comma-separated scorer names")
+    parser.add_argument("--labels", type=Path, default=LABELS)
+    parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
+    args = parser.parse_args(argv)
+    if not (args.run / "items.jsonl").is_file():
+        print(f"error: {args.run / 'items.jsonl'} not found: run `make eval-clapnq LIMIT=48` first", file=sys.stderr)
+        return 2
+    results = evaluate(args.run, args.scorer.split(","), args.labels)
+    if results and results[0]["unmatched_labels"]:
+        print(f"{results[0]['unmatched_labels']} labelled sentences not in this run (other text)", file=sys.stderr)
+    print(json.dumps(results, indent=2) if args.json else markdown_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
