@@ -83,16 +83,18 @@ def passed_counts(sentences: Sequence[JudgedSentence], scores: Sequence[float], 
 
 
 def evaluate(run: Path, scorer_names: Sequence[str], labels: Path = LABELS) -> list[dict[str, Any]]:
-    from rag.config import Settings
-    from rag.verify.scoring import load_scorer
+    from rag.verify.scoring import load_scorers
 
     sentences, unmatched = judged_sentences(list(read_jsonl(run / "items.jsonl")), load_labels(labels))
-    results = []
-    for name in scorer_names:
-        scorer = load_scorer(Settings(scorer=name))
-        counts = passed_counts(sentences, best_scores(sentences, scorer), scorer.threshold)
-        results.append({"scorer": name, "run": str(run), "unmatched_labels": unmatched, **counts})
-    return results
+    return [
+        {
+            "scorer": name,
+            "run": str(run),
+            "unmatched_labels": unmatched,
+            **passed_counts(sentences, best_scores(sentences, scorer), scorer.threshold),
+        }
+        for name, scorer in zip(scorer_names, load_scorers(scorer_names), strict=True)
+    ]
 
 
 def markdown_table(results: Sequence[dict[str, Any]]) -> str:

@@ -257,12 +257,10 @@ BENCHMARKS = {"wice": "wice/claims_dev.jsonl", "halueval": "halueval/qa_dev.json
 
 def benchmark(data: Path, scorer_names: Sequence[str], split: str, out: Path | None) -> list[dict[str, Any]]:
     """Every named scorer on WiCE and HaluEval (one split) in one run; out/<scorer>-<dataset>/ per result."""
-    from rag.config import Settings
-    from rag.verify.scoring import load_scorer
+    from rag.verify.scoring import load_scorers
 
     results = []
-    for name in scorer_names:
-        scorer = load_scorer(Settings(scorer=name))
+    for name, scorer in zip(scorer_names, load_scorers(scorer_names), strict=True):
         for fmt, relative in BENCHMARKS.items():
             target = out / f"{name}-{fmt}" if out else None
             results.append(evaluate_verifier(scorer, data / relative, fmt, target, split))

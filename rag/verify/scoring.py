@@ -33,3 +33,8 @@ def load_scorer(settings: Settings) -> SupportScorer:
     import rag.verify.scorers  # noqa: F401  (registers the built-in scorers)
 
     return SCORERS.create(settings.scorer, settings)
+
+
+def load_scorers(names: Sequence[str]) -> list[SupportScorer]:
+    """Each named scorer with otherwise default settings, for side-by-side measurements."""
+    return [load_scorer(Settings(scorer=name)) for name in names]
