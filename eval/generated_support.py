@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import read_jsonl
+from eval.report import md_table
 
 LABELS = Path(__file__).resolve().parent.parent / "data" / "generated_labels.jsonl"
 
@@ -98,17 +99,19 @@ def evaluate(run: Path, scorer_names: Sequence[str], labels: Path = LABELS) -> l
 
 
 def markdown_table(results: Sequence[dict[str, Any]]) -> str:
-    lines = [
-        "| scorer | sentences (supported) | passed | unsupported passed | supported passed | precision |",
-        "|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        precision = "–" if r["precision"] is None else f"{r['precision']:.2f}"
-        lines.append(
-            f"| {r['scorer']} | {r['n']} ({r['supported']}) | {r['passed']} | {r['passed_unsupported']} | "
-            f"{r['passed_supported']} | {precision} |"
+    header = ("scorer", "sentences (supported)", "passed", "unsupported passed", "supported passed", "precision")
+    rows = [
+        (
+            r["scorer"],
+            f"{r['n']} ({r['supported']})",
+            str(r["passed"]),
+            str(r["passed_unsupported"]),
+            str(r["passed_supported"]),
+            "–" if r["precision"] is None else f"{r['precision']:.2f}",
         )
-    return "\n".join(lines)
+        for r in results
+    ]
+    return "\n".join(md_table(header, rows))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -151,7 +151,7 @@ def support_histogram(records: Sequence[dict[str, Any]]) -> str | None:
 # ---------------------------------------------------------------------------------------------- markdown
 
 
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
 
@@ -178,11 +178,11 @@ def markdown(summary: dict[str, Any], records: Sequence[dict[str, Any]]) -> str:
         "",
     ]
     rows = [(k, fmt_value_ci(v), str(v["n"])) for k, v in metric_rows(summary)]
-    lines += _md_table(("metric", "value [95% CI]", "n"), rows)
+    lines += md_table(("metric", "value [95% CI]", "n"), rows)
     pairs = raw_vs_verified(summary)
     if pairs:
         lines += ["", "## What verification bought (raw generator → verified)", ""]
-        lines += _md_table(
+        lines += md_table(
             ("metric", "raw", "verified", "Δ"),
             [(k, fmt(r["value"]), fmt(v["value"]), _delta(r["value"], v["value"])) for k, v, r in pairs],
         )

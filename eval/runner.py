@@ -253,8 +253,11 @@ def artifact_stamps(settings: Settings) -> dict[str, list[tuple[str, int, int]]]
 
 
 def file_stamps(path: Path) -> list[tuple[str, int, int]]:
-    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else [path] if path.is_file() else []
-    return [(str(f.relative_to(path)) if f != path else f.name, *stamp(f)) for f in files]
+    """(name, size, mtime) of a file, or of every file under a directory; nothing for a missing path."""
+    if path.is_file():
+        return [(path.name, *stamp(path))]
+    files = sorted(f for f in path.rglob("*") if f.is_file()) if path.is_dir() else []
+    return [(str(f.relative_to(path)), *stamp(f)) for f in files]
 
 
 def stamp(file: Path) -> tuple[int, int]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from eval.datasets import read_jsonl
 from eval.metrics import BOOTSTRAP_RESAMPLES, CONFIDENCE, percentile_interval, resampled_means
+from eval.report import md_table
 from rag.errors import InputError
 from rag.verify.scoring import SupportScorer
 
@@ -271,17 +272,21 @@ def benchmark(data: Path, scorer_names: Sequence[str], split: str, out: Path | N
 
 def markdown_table(results: Sequence[dict[str, Any]]) -> str:
     """The benchmark results as the Markdown table the README and model card quote."""
+    header = ("scorer", "dataset (split)", "n", "balanced acc. [95% CI]", "F1 unsupported", "AUROC", "threshold")
     rows = [
-        "| scorer | dataset (split) | n | balanced acc. [95% CI] | F1 unsupported | AUROC | threshold | pairs/s |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results:
-        auc = "n/a" if r["auroc"] is None else f"{r['auroc']:.3f}"
-        rows.append(
-            f"| {r['scorer']} | {r['format']} ({r['split']}) | {r['n']} | {r['balanced_accuracy']:.3f} {interval(r)} | "
-            f"{r['f1_unsupported']:.3f} | {auc} | {r['threshold']:.3f} | {r['pairs_per_second']:.1f} |"
+        (
+            r["scorer"],
+            f"{r['format']} ({r['split']})",
+            str(r["n"]),
+            f"{r['balanced_accuracy']:.3f} {interval(r)}",
+            f"{r['f1_unsupported']:.3f}",
+            "n/a" if r["auroc"] is None else f"{r['auroc']:.3f}",
+            f"{r['threshold']:.3f}",
+            f"{r['pairs_per_second']:.1f}",
         )
-    return "\n".join(rows) + "\n"
+        for r in results
+    ]
+    return "\n".join(md_table((*header, "pairs/s"), rows)) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

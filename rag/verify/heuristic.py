@@ -91,10 +91,9 @@ def overlaps(sentences: Sequence[str], claim: str) -> list[int]:
     return [len(wanted & content_stems(sentence)) for sentence in sentences]
 
 
-def ranked(sentences: Sequence[str], claim: str) -> list[int]:
-    """Sentence indices, most content words shared with the claim first (ties: earlier first)."""
-    shared = overlaps(sentences, claim)
-    return sorted(range(len(sentences)), key=lambda i: -shared[i])
+def ranked(shared: Sequence[int]) -> list[int]:
+    """Sentence indices by overlaps(), most content words shared with the claim first (ties: earlier first)."""
+    return sorted(range(len(shared)), key=lambda i: -shared[i])
 
 
 def candidates(premise: str, claim: str, count: int = CANDIDATES) -> list[str]:
@@ -102,7 +101,7 @@ def candidates(premise: str, claim: str, count: int = CANDIDATES) -> list[str]:
     sentences = split_sentences(premise) or [premise]
     if len(sentences) <= count:
         return sentences
-    return [sentences[i] for i in sorted(ranked(sentences, claim)[:count])]
+    return [sentences[i] for i in sorted(ranked(overlaps(sentences, claim))[:count])]
 
 
 def select_evidence(premise: str, claim: str, max_words: int) -> str:
@@ -116,7 +115,7 @@ def select_evidence(premise: str, claim: str, max_words: int) -> str:
         return premise
     sentences = split_sentences(premise) or [premise]
     shared = overlaps(sentences, claim)
-    order = sorted(range(len(sentences)), key=lambda i: -shared[i])
+    order = ranked(shared)
     chosen: list[int] = []
     words = 0
     for index in order[:1] + [i for i in order[1:] if shared[i]]:
