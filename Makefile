@@ -54,8 +54,8 @@ test-fast: setup
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q -m "not slow"
 
 lint: setup
-	$(BIN)/ruff check rag ingest eval tests bench data
-	$(BIN)/ruff format --check rag ingest eval tests bench data
+	$(BIN)/ruff check rag ingest eval training tests bench data
+	$(BIN)/ruff format --check rag ingest eval training tests bench data
 
 clean:
 	rm -rf $(VENV) indexes runs bench/out .pytest_cache .ruff_cache

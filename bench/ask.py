@@ -94,7 +94,7 @@ def main() -> None:
     if not (args.index / "CURRENT").exists():
         raise SystemExit(f"no index at {args.index}: run `make ingest` first")
     help_ms = startup_ms([RAG, "--help"], args.startup_runs)
-    import_ms = startup_ms([sys.executable, "-c", "import ingest.embedding, ingest.vectors, rag.config"], 3)
+    import_ms = startup_ms([sys.executable, "-c", "import rag.index.embedding, rag.index.vectors, rag.config"], 3)
     runs = ask_all(args.index, questions(args.questions, args.count))
     first, ours, short = runs["first version"], runs["defaults"], runs["context=sentences"]
     p50, p95 = percentile(ours.totals, 50), percentile(ours.totals, 95)

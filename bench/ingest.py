@@ -83,8 +83,8 @@ class Ours:
     """The project's Ingestor and hybrid Retriever with one embedder backend."""
 
     def __init__(self, backend: str, work: Path, prefetch: bool = False) -> None:
-        from ingest.embedding import Embedder
         from rag.config import Settings
+        from rag.index.embedding import Embedder
 
         self.backend = backend
         self.prefetch = prefetch
@@ -104,10 +104,9 @@ class Ours:
 
     def search(self, question: str) -> list[str]:
         if self.retriever is None:
-            from ingest.index import Index
-            from rag.retrieval.retriever import Retriever
+            from rag.retrieval.retriever import IndexRetriever
 
-            self.retriever = Retriever(Index.open(self.directory), self.embedder, self.settings)
+            self.retriever = IndexRetriever(self.directory, self.embedder, self.settings)
         return [p.chunk.doc_id for p in self.retriever.retrieve(question, k=K)]
 
 
@@ -148,8 +147,9 @@ def query_latency(baseline: Baseline, system: Ours, items: Sequence[Any]) -> tup
 
 
 def main() -> None:
-    from ingest.embedding import DEFAULT_BACKEND
+    from rag.config import Settings
 
+    default_backend = Settings().embedder_backend
     args = parse_args()
     if not args.passages.exists():
         raise SystemExit(f"needs {args.passages} (the ../shared data beside the checkout)")
@@ -159,14 +159,14 @@ def main() -> None:
         items = answerable(args.questions, args.passages)
         baseline = Baseline()
         ours = {name: Ours(name, work) for name in args.backends.split(",")}
-        if DEFAULT_BACKEND in ours:  # the chunking prefetch thread on, to show what it adds
-            ours[f"{DEFAULT_BACKEND} + prefetch"] = Ours(DEFAULT_BACKEND, work, prefetch=True)
+        if default_backend in ours:  # the chunking prefetch thread on, to show what it adds
+            ours[f"{default_backend} + prefetch"] = Ours(default_backend, work, prefetch=True)
         started = time.perf_counter()
         rates = ingest_rounds(baseline, ours, corpus, args.repeat)
         print(f"ingest rounds took {time.perf_counter() - started:.0f} s", flush=True)
         scores = {"baseline": quality(baseline.search, items)}
         scores |= {name: quality(system.search, items) for name, system in ours.items() if not system.prefetch}
-        default = DEFAULT_BACKEND if DEFAULT_BACKEND in ours else next(iter(ours))
+        default = default_backend if default_backend in ours else next(iter(ours))
         latency = query_latency(baseline, ours[default], items[: args.queries])
         rows, notes = report(rates, scores, latency, ours, default, len(items))
         write_result("ingest", rows, notes, {"rates": rates, "quality": scores})

@@ -82,7 +82,7 @@ def measure_flat(ids: np.ndarray, vectors: np.ndarray, queries: np.ndarray) -> d
 
 def measure_ours(ids: np.ndarray, vectors: np.ndarray, queries: np.ndarray, flat_max: int) -> dict[str, Any]:
     """FaissIndex as ingest uses it: add, save (which picks the type), load, search, remove."""
-    from ingest.vectors import FaissIndex
+    from rag.index.vectors import FaissIndex
 
     ours = FaissIndex(vectors.shape[1], flat_max=flat_max)
     with tempfile.TemporaryDirectory() as work:
@@ -112,7 +112,7 @@ def peak_rss_mb() -> float:
 
 
 def main() -> None:
-    from ingest.vectors import FLAT_MAX_VECTORS
+    from rag.index.vectors import FLAT_MAX_VECTORS
 
     args = parse_args()
     flat_max = args.flat_max if args.flat_max is not None else FLAT_MAX_VECTORS

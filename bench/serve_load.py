@@ -194,11 +194,11 @@ def run_server(args: argparse.Namespace) -> None:
         return
     import uvicorn
 
+    from rag.fakes import fake_pipeline
     from rag.serve import create_app
-    from rag.serve.fake import FakePipeline
 
     settings = Settings()
-    app = create_app(settings, FakePipeline(settings, delay_s=args.fake_delay), **options)
+    app = create_app(settings, fake_pipeline(settings, delay_s=args.fake_delay), **options)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 
 

@@ -51,10 +51,9 @@ def variant(trained: Any, **changes: Any) -> Any:
 
 
 def scorer(name: str) -> Any:
-    from rag.config import Settings
-    from rag.verify.scoring import load_scorer
+    from rag.verify.scoring import load_scorers
 
-    return load_scorer(Settings(scorer=name))
+    return load_scorers([name])[0]
 
 
 def rate(function: Any, pairs: Sequence[tuple[str, str]]) -> float:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from rag.records import Answer, Claim
 from rag.verify.scoring import SupportScorer
 
 CITATION_JOINER = "\n"
@@ -45,25 +46,23 @@ BOOTSTRAP_RESAMPLES = 1000
 CONFIDENCE = 0.95
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """One answer sentence and the (1-based) numbers of the retrieved passages it cites, deduplicated."""
-
-    text: str
-    cites: tuple[int, ...] = ()
-
-    @classmethod
-    def of(cls, text: str, cites: Iterable[int]) -> Claim:
-        return cls(text, tuple(dict.fromkeys(cites)))
-
-
 class Support:
-    """Memoised support decisions for one item: every (premise, claim) pair is scored at most once."""
+    """Memoised support decisions for one item: every (premise, claim) pair is scored at most once, and the
+    pairs the verifier already scored for the answer are read from it (`known`), not scored again."""
 
     def __init__(self, scorer: SupportScorer, threshold: float) -> None:
         self.scorer = scorer
         self.threshold = threshold
         self._memo: dict[tuple[str, str], float] = {}
+
+    def known(self, answer: Answer) -> Support:
+        """Take the verifier's scores of every answer sentence against every passage the generator read."""
+        premises = [p.chunk.text for p in answer.passages]
+        for sentence in (*answer.sentences, *answer.removed_sentences):
+            if len(sentence.support_by_passage) == len(premises):
+                for premise, score in zip(premises, sentence.support_by_passage, strict=True):
+                    self._memo.setdefault((premise, sentence.text), score)
+        return self
 
     def scores(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         missing = list(dict.fromkeys(p for p in pairs if p not in self._memo))
@@ -87,7 +86,7 @@ def mean(values: Iterable[float]) -> float | None:
 
 
 def _cited_text(claim: Claim, passages: Sequence[str], without: int | None = None) -> str:
-    return CITATION_JOINER.join(passages[n - 1] for n in claim.cites if n != without and 1 <= n <= len(passages))
+    return CITATION_JOINER.join(passages[n - 1] for n in claim.citations if n != without and 1 <= n <= len(passages))
 
 
 # ---------------------------------------------------------------------------------------------- faithfulness
@@ -121,10 +120,10 @@ def relevant_citations(claim: Claim, passages: Sequence[str], support: Support) 
     """How many of the sentence's (deduplicated) citations are relevant, as ALCE decides it."""
     if not sentence_citation_recall(claim, passages, support):
         return 0
-    if len(claim.cites) == 1:
+    if len(claim.citations) == 1:
         return 1
     relevant = 0
-    for n in claim.cites:
+    for n in claim.citations:
         alone = support.supports(passages[n - 1], claim.text)
         others = _cited_text(claim, passages, without=n)
         relevant += alone or not support.supports(others, claim.text)
@@ -140,7 +139,7 @@ def citation_recall(claims: Sequence[Claim], passages: Sequence[str], support: S
 def citation_precision(claims: Sequence[Claim], passages: Sequence[str], support: Support) -> float | None:
     if not claims:
         return None
-    total = sum(len(c.cites) for c in claims)
+    total = sum(len(c.citations) for c in claims)
     if total == 0:
         return 0.0
     return sum(relevant_citations(c, passages, support) for c in claims) / total

@@ -1,7 +1,7 @@
 """Claim-level evaluation of a support scorer (the verifier) on WiCE, HaluEval or plain NLI pairs.
 
 Also the single definition of the deterministic held-out / dev / train splits of WiCE and HaluEval: the
-training recipe (rag.verify.training) imports them, so nothing it trains or tunes on is ever measured.
+training recipe (training.verifier) imports them, so nothing it trains or tunes on is ever measured.
 
     evaluate_verifier(scorer, Path("../shared/data/wice/claims_dev.jsonl"), "wice", Path("runs/v"))
 
@@ -123,9 +123,12 @@ def class_hits(labels: Sequence[int], decisions: Sequence[int]) -> list[list[boo
 
 
 def balanced_accuracy(labels: Sequence[int], decisions: Sequence[int]) -> float:
-    """Mean of the recall of each class present."""
-    recalls = [sum(h) / len(h) for h in class_hits(labels, decisions)]
-    return sum(recalls) / len(recalls) if recalls else 0.0
+    """Mean of the recall of each class present (scikit-learn's, or plain accuracy with one class)."""
+    from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+    if len(set(labels)) < 2:
+        return float(accuracy_score(labels, decisions)) if labels else 0.0
+    return float(balanced_accuracy_score(labels, decisions))
 
 
 def balanced_accuracy_interval(
@@ -145,30 +148,16 @@ def balanced_accuracy_interval(
 
 def f1_unsupported(labels: Sequence[int], decisions: Sequence[int]) -> float:
     """F1 of the "not supported" class (label 0), the one a verifier exists to catch."""
-    pairs = list(zip(labels, decisions, strict=True))
-    tp = sum(y == 0 and d == 0 for y, d in pairs)
-    fp = sum(y == 1 and d == 0 for y, d in pairs)
-    fn = sum(y == 0 and d == 1 for y, d in pairs)
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(labels, decisions, pos_label=0, zero_division=0))
 
 
 def auroc(labels: Sequence[int], scores: Sequence[float]) -> float | None:
     """Area under the ROC curve (ties count half); None when only one class is present."""
-    positives = [s for y, s in zip(labels, scores, strict=True) if y == 1]
-    negatives = [s for y, s in zip(labels, scores, strict=True) if y == 0]
-    if not positives or not negatives:
-        return None
-    ranked = sorted([(s, 1) for s in positives] + [(s, 0) for s in negatives])
-    rank_sum, index = 0.0, 0
-    while index < len(ranked):
-        end = index
-        while end < len(ranked) and ranked[end][0] == ranked[index][0]:
-            end += 1
-        mean_rank = (index + end + 1) / 2  # 1-based average rank of the tie group
-        rank_sum += mean_rank * sum(label for _, label in ranked[index:end])
-        index = end
-    count_pos, count_neg = len(positives), len(negatives)
-    return (rank_sum - count_pos * (count_pos + 1) / 2) / (count_pos * count_neg)
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(labels, scores)) if len(set(labels)) == 2 else None
 
 
 def metrics(labels: Sequence[int], scores: Sequence[float], threshold: float) -> dict[str, Any]:
@@ -223,10 +212,10 @@ def eval_verifier_command(
     dataset: Path, fmt: str, out: Path | None, scorer_name: str, as_json: bool, split: str = "all"
 ) -> dict[str, Any]:
     """What `rag eval-verifier` runs: build the named scorer from Settings and evaluate it."""
-    from rag.config import Settings
+    from rag.config import load_settings
     from rag.verify.scoring import load_scorer
 
-    settings = Settings(scorer=scorer_name) if scorer_name else Settings()
+    settings = load_settings(scorer=scorer_name or None)
     summary = evaluate_verifier(load_scorer(settings), dataset, fmt, out, split)
     print(json.dumps(summary, indent=2) if as_json else format_summary(summary))
     return summary

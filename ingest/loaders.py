@@ -1,4 +1,5 @@
-"""Loaders: one function per file type, each turning a file into Documents with page and heading sections.
+"""Loaders: one function per file type (named by suffix in rag.registry), each turning a file into Documents
+with page and heading sections.
 
 Unknown types, empty, binary, oversized or corrupt files raise SkipFile with a reason the ingest report
 shows; nothing here ever aborts a whole run.
@@ -12,14 +13,13 @@ import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from rag import registry
 from rag.errors import RagError
 from rag.records import Document, Section
-from rag.registry import Registry
 
 log = logging.getLogger(__name__)
 
 Loader = Callable[[Path, str], Iterator[Document]]
-LOADERS: Registry[Iterator[Document]] = Registry("loader")
 
 BINARY_SNIFF_BYTES = 8192
 MARKDOWN_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
@@ -36,17 +36,18 @@ def suffix_of(path: Path) -> str:
 
 
 def supported_suffixes() -> list[str]:
-    return LOADERS.names()
+    return registry.names("loader")
 
 
 def load(path: Path, doc_id: str) -> Iterator[Document]:
-    """Documents from one file, chosen by suffix; raises SkipFile for anything unloadable."""
+    """Documents from one file, its loader chosen by suffix from rag.registry; SkipFile for anything unloadable."""
     suffix = suffix_of(path)
-    if suffix not in LOADERS.names():
+    if suffix not in supported_suffixes():
         raise SkipFile(f"unsupported file type .{suffix or '(none)'}")
     if path.stat().st_size == 0:
         raise SkipFile("empty file")
-    return LOADERS.get(suffix)(path, doc_id)
+    loader: Loader = registry.resolve("loader", suffix)
+    return loader(path, doc_id)
 
 
 def decode(data: bytes, path: Path) -> str:
@@ -82,7 +83,6 @@ def build_document(doc_id: str, path: Path, text: str, title: str, sections: lis
     return Document(doc_id=doc_id, text=text, title=title, source=str(path), sections=tuple(sections))
 
 
-@LOADERS.register("txt")
 def load_txt(path: Path, doc_id: str) -> Iterator[Document]:
     yield build_document(doc_id, path, read_text(path), title_from_path(path), [])
 
@@ -98,7 +98,6 @@ def markdown_sections(text: str) -> list[Section]:
     return sections
 
 
-@LOADERS.register("md")
 def load_markdown(path: Path, doc_id: str) -> Iterator[Document]:
     text = read_text(path)
     sections = markdown_sections(text)
@@ -106,10 +105,6 @@ def load_markdown(path: Path, doc_id: str) -> Iterator[Document]:
     yield build_document(doc_id, path, text, title, sections)
 
 
-LOADERS.register("markdown")(load_markdown)
-
-
-@LOADERS.register("html")
 def load_html(path: Path, doc_id: str) -> Iterator[Document]:
     """Visible text of the page's main content, one block per paragraph, headings kept as sections."""
     from selectolax.lexbor import LexborHTMLParser
@@ -154,10 +149,6 @@ def _inside_block(node: object) -> bool:
     return False
 
 
-LOADERS.register("htm")(load_html)
-
-
-@LOADERS.register("pdf")
 def load_pdf(path: Path, doc_id: str) -> Iterator[Document]:
     """Text of every page, pages separated by blank lines, each page a section with its number."""
     from pypdf import PdfReader
@@ -187,7 +178,6 @@ def load_pdf(path: Path, doc_id: str) -> Iterator[Document]:
     yield build_document(doc_id, path, "\n\n".join(parts), metadata_title or title_from_path(path), sections)
 
 
-@LOADERS.register("jsonl")
 def load_jsonl(path: Path, doc_id: str) -> Iterator[Document]:
     """A corpus file, one document a line: {id or pid, title?, text, ...}; other fields become metadata.
 

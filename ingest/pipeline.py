@@ -17,13 +17,13 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ingest.chunking import Chunker
-from ingest.embedding import Embedder
-from ingest.index import IndexWriter, Manifest
 from ingest.loaders import SkipFile, load
-from ingest.vectors import FaissIndex
 from rag.config import Settings
 from rag.errors import InputError
-from rag.records import Chunk, Document
+from rag.index.embedding import Embedder
+from rag.index.generations import IndexWriter, Manifest
+from rag.index.vectors import FaissIndex
+from rag.records import Chunk, Document, IngestReport
 
 log = logging.getLogger(__name__)
 
@@ -77,34 +77,6 @@ def prefetched(items: Iterator[T], depth: int) -> Iterator[T]:
 
 
 @dataclass(frozen=True)
-class IngestReport:
-    """Counts of one ingest run, and every skipped path with its reason."""
-
-    added: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    removed: int = 0
-    chunks_added: int = 0
-    skipped: tuple[tuple[str, str], ...] = ()
-    documents: int = 0
-    chunks: int = 0
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "added": self.added,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "removed": self.removed,
-            "chunks_added": self.chunks_added,
-            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
-            "documents": self.documents,
-            "chunks": self.chunks,
-            "seconds": round(self.seconds, 3),
-        }
-
-
-@dataclass(frozen=True)
 class SourceFile:
     """A file to load, the root it was found under, and the doc id its path gives."""
 
@@ -139,7 +111,8 @@ class _Tally:
 
 
 class Ingestor:
-    """Builds or updates one index directory from documents on disk."""
+    """The local ingest engine (setting `engine` = local): builds or updates one index directory from
+    documents on disk, in this process."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, *, prefetch: bool = False) -> None:
         self.settings = settings

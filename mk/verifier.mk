@@ -7,7 +7,7 @@ VERIFIER_EVAL ?= runs/verifier-eval
 
 # Reproduce the committed trained verifier: ~40 min on 2 CPU cores (seeded; see its MODEL_CARD.md).
 train-verifier: setup
-	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m rag.verify.training \
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m training.verifier \
 		--out $(VERIFIER_OUT) --seed 0 --data $(SHARED)
 
 # Trained and heuristic scorers on the held-out WiCE and HaluEval splits, one table (runs/verifier-eval/table.md).

@@ -7,13 +7,24 @@ CLI or the Python API (`Settings(top_k=8)` or `settings.with_overrides(top_k=8)`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import InputError
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 DEFAULT_GENERATOR = "smollm2-135m-instruct"
+
+# The strategy names of rag.registry, as types: a bad value fails when Settings are built.
+EmbedderBackend = Literal["torch", "onnx", "onnx-int8"]
+RetrievalMode = Literal["dense", "bm25", "hybrid"]
+ContextMode = Literal["passages", "sentences"]
+GeneratorBackend = Literal["llamacpp", "transformers", "openai"]
+ScorerName = Literal["trained", "heuristic", "nli"]
+PolicyName = Literal["annotate", "filter", "strict"]
+IngestEngine = Literal["local"]
 
 
 class Settings(BaseSettings):
@@ -25,15 +36,16 @@ class Settings(BaseSettings):
     index: Path = Field(Path("indexes/sample"), description="index directory")
     embedder: str = Field(DEFAULT_EMBEDDER, description="sentence-transformers model: name, hub id or path")
     embed_batch_size: int = Field(16, ge=1, description="texts per embedder call (length-sorted batches)")
-    embedder_backend: str = Field(
+    embedder_backend: EmbedderBackend = Field(
         "onnx-int8", description="torch | onnx | onnx-int8 (exported locally, cached in ~/.cache/grounded-rag)"
     )
     chunk_size: int = Field(200, ge=16, description="chunk size in embedder tokens")
     chunk_overlap: int = Field(32, ge=0, description="overlap between chunks in embedder tokens")
     max_file_mb: float = Field(50.0, gt=0, description="files larger than this are skipped")
+    engine: IngestEngine = Field("local", description="what runs an ingest: local (this process)")
 
     # retrieval
-    retrieval_mode: str = Field("hybrid", description="dense | bm25 | hybrid")
+    retrieval_mode: RetrievalMode = Field("hybrid", description="dense | bm25 | hybrid")
     top_k: int = Field(5, ge=1, le=100)
     candidates: int = Field(50, ge=1, description="candidates each retriever contributes to fusion")
     rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant")
@@ -41,11 +53,11 @@ class Settings(BaseSettings):
     min_relevance: float = Field(0.2, description="abstain when no passage's dense similarity reaches this")
 
     # generation
-    context: str = Field(
+    context: ContextMode = Field(
         "passages", description="what of each passage the prompt shows: passages (whole) | sentences (faster)"
     )
     context_sentences: int = Field(3, ge=1, description="consecutive sentences per passage for context=sentences")
-    backend: str = Field("llamacpp", description="llamacpp | transformers | openai")
+    backend: GeneratorBackend = Field("llamacpp", description="llamacpp | transformers | openai")
     model: str = Field(DEFAULT_GENERATOR, description="GGUF path, model dir / hub id, or endpoint model name")
     base_url: str | None = Field(None, description="OpenAI-compatible endpoint for backend=openai")
     api_key_env: str = Field("OPENAI_API_KEY", description="env var holding the endpoint's API key")
@@ -61,10 +73,10 @@ class Settings(BaseSettings):
     flash_attention: bool = Field(True, description="llamacpp: flash attention")
 
     # verification
-    scorer: str = Field("trained", description="support scorer: trained | heuristic | nli")
+    scorer: ScorerName = Field("trained", description="support scorer: trained | heuristic | nli")
     nli_model: str | None = Field(None, description="sequence-classification NLI model for scorer=nli")
     support_threshold: float | None = Field(None, description="override the scorer's calibrated threshold")
-    policy: str = Field("filter", description="annotate | filter | strict")
+    policy: PolicyName = Field("filter", description="annotate | filter | strict")
     extractive_fallback: bool = Field(True, description="quote a source sentence when generation fails")
     extractive_min_similarity: float = Field(0.7, description="question/sentence cosine a quoted fallback answer needs")
 
@@ -72,6 +84,27 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(2000, ge=1)
 
     def with_overrides(self, **overrides: Any) -> Settings:
-        """A copy with the non-None overrides applied (CLI flags left unset keep env/defaults)."""
+        """A copy with the non-None overrides applied (CLI flags left unset keep env/defaults); a bad value is
+        an InputError naming the setting."""
         given = {k: v for k, v in overrides.items() if v is not None}
-        return self.model_copy(update=self.model_validate({**self.model_dump(), **given}).model_dump())
+        try:
+            return self.model_copy(update=self.model_validate({**self.model_dump(), **given}).model_dump())
+        except ValidationError as error:
+            raise InputError(describe_invalid(error)) from None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the defaults, the environment (RAG_*) and `overrides`; one line naming the bad setting."""
+    try:
+        return Settings().with_overrides(**overrides)
+    except ValidationError as error:
+        raise InputError(describe_invalid(error)) from None
+
+
+def describe_invalid(error: ValidationError) -> str:
+    """One line per bad setting: its name, what was given and what is allowed."""
+    problems = []
+    for problem in error.errors():
+        name = ".".join(str(part) for part in problem["loc"]) or "settings"
+        problems.append(f"setting {name} (env RAG_{name.upper()}) = {problem.get('input')!r}: {problem['msg']}")
+    return "; ".join(problems)

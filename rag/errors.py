@@ -26,3 +26,7 @@ class UnknownNameError(RagError):
 
 class InputError(RagError):
     """Bad input from the user: an empty or oversized question, an unreadable path."""
+
+
+class QuestionTooLong(InputError):
+    """A question over the max_question_chars limit (HTTP 413)."""

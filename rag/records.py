@@ -124,6 +124,24 @@ class Citation:
         }
 
 
+ClaimKind = Literal["claim", "abstention", "cut_off", "fragment"]
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A sentence of generated text, its [n] markers removed, the source numbers it cited, and what the claim
+    rules (rag.verify.claims) made of it: a claim to check, the generator saying the sources lack the answer,
+    a sentence cut off by max_tokens, or a fragment that states nothing checkable."""
+
+    text: str
+    citations: tuple[int, ...] = ()
+    kind: ClaimKind = "claim"
+
+    @property
+    def checkable(self) -> bool:
+        return self.kind == "claim"
+
+
 VerdictStatus = Literal["supported", "recited", "unsupported"]
 
 
@@ -141,12 +159,14 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class Sentence:
-    """One sentence of an answer: the generator's citations, the verified ones and the verdict."""
+    """One sentence of an answer: the generator's citations, the verified ones, the verdict, and its support
+    by each passage the generator read (`support_by_passage[i]` is passage number i + 1)."""
 
     text: str
     verdict: Verdict
     citations: tuple[Citation, ...] = ()
     generator_citations: tuple[int, ...] = ()
+    support_by_passage: tuple[float, ...] = ()
 
     @property
     def supported(self) -> bool:
@@ -165,7 +185,12 @@ class Sentence:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """What `ask` returns: the verified answer, every sentence with its verdict, and the evidence used."""
+    """What `ask` returns: the verified answer, every sentence with its verdict, and the evidence used.
+
+    `passages` are the passages the generator read, numbered [1]..[n]; `retrieved` everything retrieval
+    returned (at least those, in rank order); `draft` the generator's answer split into claims by the claim
+    rules. The last two are for evaluation and are not part of `to_dict()`.
+    """
 
     question: str
     answer: str
@@ -178,6 +203,8 @@ class Answer:
     removed_sentences: tuple[Sentence, ...] = ()
     extractive: bool = False
     timings: Mapping[str, float] = field(default_factory=dict)
+    retrieved: tuple[Passage, ...] = ()
+    draft: tuple[Claim, ...] = ()
 
     @property
     def removed(self) -> int:
@@ -198,4 +225,32 @@ class Answer:
             "passages": [p.to_dict(n) for n, p in enumerate(self.passages, start=1)],
             "raw_answer": self.raw_answer,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class IngestReport:
+    """Counts of one ingest run, and every skipped path with its reason."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks_added: int = 0
+    skipped: tuple[tuple[str, str], ...] = ()
+    documents: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "chunks_added": self.chunks_added,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "documents": self.documents,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
         }

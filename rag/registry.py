@@ -1,43 +1,87 @@
-"""Name -> factory registries for every pluggable strategy (backends, scorers, fusion modes, policies).
+"""The one registry of pluggable strategies: kind -> name -> "module:attribute", resolved when asked for.
 
-Factories are registered at import time but build nothing until asked, so heavy libraries load lazily.
+Nothing is imported until a strategy is requested, and no module registers itself by being imported (txtai's
+factories resolve names the same way). So the registry sits at the bottom of the house and still names
+strategies that live above it: the ingest engines and the evaluation commands of the `rag` CLI. An unknown
+name fails with the valid ones listed. `rag.config` spells the same names as `Literal` types, so a bad
+setting fails when the settings are built; a test keeps the two in step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from collections.abc import Mapping
+from importlib import import_module
+from typing import Any
 
 from rag.errors import UnknownNameError
 
-T = TypeVar("T")
+STRATEGIES: Mapping[str, Mapping[str, str]] = {
+    "backend": {
+        "llamacpp": "rag.generation.llamacpp:LlamaCppGenerator",
+        "transformers": "rag.generation.transformers_backend:TransformersGenerator",
+        "openai": "rag.generation.openai_backend:OpenAIGenerator",
+    },
+    "scorer": {
+        "trained": "rag.verify.trained:build_trained",
+        "heuristic": "rag.verify.heuristic:build_heuristic",
+        "nli": "rag.verify.nli:build_nli",
+    },
+    "retrieval mode": {
+        "dense": "rag.retrieval.retriever:dense_ranking",
+        "bm25": "rag.retrieval.retriever:bm25_ranking",
+        "hybrid": "rag.retrieval.retriever:hybrid_ranking",
+    },
+    "context": {
+        "passages": "rag.generation.context:WholePassages",
+        "sentences": "rag.generation.context:RelevantSentences",
+    },
+    "policy": {
+        "annotate": "rag.verify.policies:annotate",
+        "filter": "rag.verify.policies:keep_supported",
+        "strict": "rag.verify.policies:all_or_nothing",
+    },
+    "loader": {
+        "txt": "ingest.loaders:load_txt",
+        "md": "ingest.loaders:load_markdown",
+        "markdown": "ingest.loaders:load_markdown",
+        "html": "ingest.loaders:load_html",
+        "htm": "ingest.loaders:load_html",
+        "pdf": "ingest.loaders:load_pdf",
+        "jsonl": "ingest.loaders:load_jsonl",
+    },
+    "engine": {
+        "local": "ingest.pipeline:Ingestor",
+    },
+    "command": {
+        "convert": "eval.cli:convert",
+        "eval": "eval.cli:evaluate",
+        "compare": "eval.cli:compare",
+        "eval-verifier": "eval.cli:eval_verifier",
+    },
+}
 
 
-class Registry(Generic[T]):
-    """Maps names to factories of one kind of strategy."""
+def names(kind: str) -> list[str]:
+    """The valid names of one kind of strategy, sorted."""
+    return sorted(_table(kind))
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self._factories: dict[str, Callable[..., T]] = {}
 
-    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-        def add(factory: Callable[..., T]) -> Callable[..., T]:
-            if name in self._factories:
-                raise ValueError(f"{self.kind} {name!r} is registered twice")
-            self._factories[name] = factory
-            return factory
+def resolve(kind: str, name: str) -> Any:
+    """The object a strategy name stands for, imported now; UnknownNameError listing the valid names."""
+    table = _table(kind)
+    if name not in table:
+        raise UnknownNameError(f"unknown {kind} {name!r}; valid: {', '.join(sorted(table))}")
+    module, _, attribute = table[name].partition(":")
+    return getattr(import_module(module), attribute)
 
-        return add
 
-    def names(self) -> list[str]:
-        return sorted(self._factories)
+def create(kind: str, name: str, *args: Any, **kwargs: Any) -> Any:
+    """`resolve(kind, name)(*args, **kwargs)`: build a strategy."""
+    return resolve(kind, name)(*args, **kwargs)
 
-    def get(self, name: str) -> Callable[..., T]:
-        try:
-            return self._factories[name]
-        except KeyError:
-            valid = ", ".join(self.names())
-            raise UnknownNameError(f"unknown {self.kind} {name!r}; valid: {valid}") from None
 
-    def create(self, name: str, *args: object, **kwargs: object) -> T:
-        return self.get(name)(*args, **kwargs)
+def _table(kind: str) -> Mapping[str, str]:
+    try:
+        return STRATEGIES[kind]
+    except KeyError:
+        raise UnknownNameError(f"unknown kind of strategy {kind!r}; valid: {', '.join(sorted(STRATEGIES))}") from None

@@ -1,14 +1,13 @@
-"""Shared fixtures: a fast deterministic embedder for unit tests, sample documents, shared-data discovery."""
+"""Shared fixtures: the fakes of rag.fakes, sample documents, shared-data discovery."""
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from pathlib import Path
 
-import numpy as np
 import pytest
+
+from rag.fakes import HashingEmbedder
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -33,30 +32,6 @@ def tokenizer():
     from rag.models import resolve_model
 
     return AutoTokenizer.from_pretrained(resolve_model("embedder", "all-MiniLM-L6-v2"))
-
-
-class HashingEmbedder:
-    """Bag-of-words vectors hashed into 64 dimensions: deterministic, instant, similar texts score high.
-
-    Stands in for the real model in unit tests; the real one is used in the integration tests.
-    """
-
-    dimension = 64
-    max_tokens = 254
-
-    def __init__(self, tokenizer: object, name: str = "all-MiniLM-L6-v2") -> None:
-        self.tokenizer = tokenizer
-        self.name = name
-        self.calls = 0
-
-    def encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
-        self.calls += 1
-        vectors = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for word in re.findall(r"\w+", text.lower()):
-                vectors[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors / np.where(norms == 0, 1, norms)
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.embedding import BACKENDS, Embedder, length_batches, padded, pool, sentence_config
-from ingest.index import Index
 from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.errors import IndexMismatchError, RagError
+from rag.index.embedding import BACKENDS, Embedder, length_batches, padded, pool, sentence_config
+from rag.index.generations import Index
 
 TEXTS = [
     "The Alpha line opened in 1894.",

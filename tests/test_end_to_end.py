@@ -37,7 +37,7 @@ def pipeline(sample_index: Path) -> Pipeline:
 
 
 def test_sample_corpus_ingests_every_format(sample_index: Path) -> None:
-    from ingest.index import Index
+    from rag.index.generations import Index
 
     opened = Index.open(sample_index)
     doc_ids = list(opened.store.documents())
@@ -55,7 +55,7 @@ def test_answerable_question_gets_a_cited_verified_answer(pipeline: Pipeline) ->
     assert any(c.doc_id in item.gold_doc_ids for c in quotes)
     assert any("1898" in c.quote for c in quotes)
     for citation in quotes:
-        document = pipeline.index.store.document(citation.doc_id)
+        document = pipeline.document(citation.doc_id)
         assert document["text"][citation.start : citation.end] == citation.quote
 
 

@@ -1,9 +1,10 @@
-"""The evaluation runner end to end with a fake pipeline (search/ask) and the word-overlap scorer: the files
-it writes, values computed by hand, resume, fail-under, retrieval-only, judge failures and run comparison."""
+"""The evaluation runner end to end with canned answers and the word-overlap scorer: the files it writes,
+values computed by hand, resume, fail-under, retrieval-only, judge failures and run comparison."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,14 @@ import pytest
 from eval.compare import compare_runs, comparison_table
 from eval.datasets import EvalItem, write_items
 from eval.ragas_faithfulness import RagasOutcome
-from eval.runner import check_fail_under, parse_fail_under, raw_variant, run_eval, verified_variant
+from eval.runner import run_eval
+from eval.summary import check_fail_under, parse_fail_under
+from eval.variants import raw_variant, verified_variant
 from rag.config import Settings
 from rag.errors import InputError
+from rag.fakes import OverlapScorer
 from rag.records import Answer, Chunk, Citation, Passage, Sentence, Verdict
-from tests.test_metrics import OverlapScorer
+from rag.verify.claims import draft_claims
 
 TEXTS = {"history.md": "The line opened in 1894.", "closure.md": "The line closed in 1962.", "cats.md": "Cats sleep."}
 PASSAGES = tuple(
@@ -36,43 +40,50 @@ def supported(text: str, n: int) -> Sentence:
     return Sentence(text, Verdict("supported", 1.0), (citation,), (n,))
 
 
+def answer(question: str, text: str, sentences: tuple[Sentence, ...], raw: str) -> Answer:
+    """An Answer as the pipeline makes it: its draft split by the claim rules, all passages retrieved."""
+    draft = draft_claims(raw, len(PASSAGES), cut_off=False)
+    abstained = not sentences
+    return Answer(question, text, abstained, sentences, PASSAGES, raw, retrieved=PASSAGES, draft=draft)
+
+
 ANSWERS = {
     # the generator adds an unsupported sentence; the filter policy removes it
-    "q1": Answer(
+    "q1": answer(
         "When did the line open?",
         "The line opened in 1894. [1]",
-        False,
         (supported("The line opened in 1894.", 1),),
-        PASSAGES,
-        raw_answer="The line opened in 1894 [1]. It had ten stations [2].",
+        "The line opened in 1894 [1]. It had ten stations [2].",
     ),
-    "q2": Answer("How many cats are there?", "The corpus does not say.", True, (), PASSAGES, "The sources do not say."),
-    "q3": Answer("When did the line close?", "The corpus does not say.", True, (), PASSAGES, ""),
+    "q2": answer("How many cats are there?", "The corpus does not say.", (), "The sources do not say."),
+    "q3": answer("When did the line close?", "The corpus does not say.", (), ""),
 }
 
 
-class FakePipeline:
-    """Duck-typed Pipeline: fixed passages for every search, prebuilt answers; counts its calls."""
+class CannedAnswers:
+    """An Answerer that returns prebuilt answers and fixed passages; counts its calls."""
 
     def __init__(self, answers: dict[str, Answer] | None = None) -> None:
         self.answers = answers or ANSWERS
         self.searches = 0
         self.asks = 0
 
-    def search(self, query: str, k: int | None = None) -> list[Passage]:
+    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
         self.searches += 1
         return list(PASSAGES[:k])
 
-    def ask(self, question: str) -> Answer:
+    def ask(self, question: str, k: int | None = None, policy: str | None = None, depth: int | None = None) -> Answer:
         self.asks += 1
-        return next(a for a in self.answers.values() if a.question == question)
+        found = next(a for a in self.answers.values() if a.question == question)
+        return replace(found, retrieved=PASSAGES[:depth])
 
 
-class BrokenPipeline:
-    def search(self, query: str, k: int | None = None) -> list[Passage]:
+class Unusable(CannedAnswers):
+    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
         raise AssertionError("a cached item was evaluated again")
 
-    ask = search
+    def ask(self, question: str, k: int | None = None, policy: str | None = None, depth: int | None = None) -> Answer:
+        raise AssertionError("a cached item was evaluated again")
 
 
 @pytest.fixture
@@ -83,13 +94,13 @@ def dataset(tmp_path: Path) -> Path:
 
 
 def run(dataset: Path, out: Path, pipeline: Any, **options: Any) -> dict[str, Any]:
-    options.setdefault("scorer", OverlapScorer())
+    options.setdefault("scorer", OverlapScorer(threshold=1.0))
     return run_eval(Settings(scorer="heuristic"), dataset, out, pipeline=pipeline, progress=False, **options)
 
 
 def test_raw_and_verified_variants() -> None:
     raw = raw_variant(ANSWERS["q1"])
-    assert [(c.text, c.cites) for c in raw.claims] == [
+    assert [(c.text, c.citations) for c in raw.claims] == [
         ("The line opened in 1894.", (1,)),
         ("It had ten stations.", (2,)),
     ]
@@ -101,7 +112,7 @@ def test_raw_and_verified_variants() -> None:
 
 def test_run_writes_everything_with_hand_computed_values(dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    summary = run(dataset, out, FakePipeline())
+    summary = run(dataset, out, CannedAnswers())
     for name in ("items.jsonl", "summary.json", "report.md", "report.html"):
         assert (out / name).is_file(), name
     assert json.loads((out / "summary.json").read_text()) == summary
@@ -138,7 +149,7 @@ def test_run_writes_everything_with_hand_computed_values(dataset: Path, tmp_path
 
 
 def test_items_jsonl_holds_everything_about_each_question(dataset: Path, tmp_path: Path) -> None:
-    run(dataset, tmp_path / "run", FakePipeline())
+    run(dataset, tmp_path / "run", CannedAnswers())
     records = [json.loads(line) for line in (tmp_path / "run" / "items.jsonl").read_text().splitlines()]
     assert [r["id"] for r in records] == ["q1", "q2", "q3"]
     q1 = records[0]
@@ -150,7 +161,7 @@ def test_items_jsonl_holds_everything_about_each_question(dataset: Path, tmp_pat
 
 
 def test_reports_highlight_unsupported_sentences_and_embed_plots(dataset: Path, tmp_path: Path) -> None:
-    run(dataset, tmp_path / "run", FakePipeline())
+    run(dataset, tmp_path / "run", CannedAnswers())
     report_html = (tmp_path / "run" / "report.html").read_text()
     assert report_html.count("data:image/png;base64,") == 3
     assert '<mark class="bad"' in report_html and "It had ten stations." in report_html
@@ -162,8 +173,8 @@ def test_reports_highlight_unsupported_sentences_and_embed_plots(dataset: Path, 
 
 def test_resume_does_no_work_for_cached_items(dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    first = run(dataset, out, FakePipeline())
-    second = run(dataset, out, BrokenPipeline())
+    first = run(dataset, out, CannedAnswers())
+    second = run(dataset, out, Unusable())
     assert second["counts"]["reused_from_cache"] == 3 and second["counts"]["evaluated"] == 0
     assert {k: v for k, v in second.items() if k not in ("run", "counts")} == {
         k: v for k, v in first.items() if k not in ("run", "counts")
@@ -171,26 +182,31 @@ def test_resume_does_no_work_for_cached_items(dataset: Path, tmp_path: Path) -> 
 
 
 def test_interrupted_run_continues_where_it_stopped(dataset: Path, tmp_path: Path) -> None:
-    class Interrupted(FakePipeline):
-        def ask(self, question: str) -> Answer:
+    class Interrupted(CannedAnswers):
+        def ask(self, question: str, **options: Any) -> Answer:
             if self.asks == 1:
                 raise KeyboardInterrupt
-            return super().ask(question)
+            return super().ask(question, **options)
 
     out = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
         run(dataset, out, Interrupted())
-    pipeline = FakePipeline()
+    pipeline = CannedAnswers()
     summary = run(dataset, out, pipeline)
     assert pipeline.asks == 2 and summary["counts"]["reused_from_cache"] == 1
 
 
 def test_changed_settings_are_not_served_from_cache(dataset: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
-    run(dataset, out, FakePipeline())
-    pipeline = FakePipeline()
+    run(dataset, out, CannedAnswers())
+    pipeline = CannedAnswers()
     run_eval(
-        Settings(scorer="heuristic", top_k=7), dataset, out, pipeline=pipeline, scorer=OverlapScorer(), progress=False
+        Settings(scorer="heuristic", top_k=7),
+        dataset,
+        out,
+        pipeline=pipeline,
+        scorer=OverlapScorer(threshold=1.0),
+        progress=False,
     )
     assert pipeline.asks == 3
 
@@ -200,15 +216,15 @@ def test_rebuilt_index_is_not_served_from_cache(dataset: Path, tmp_path: Path) -
     index.mkdir()
     (index / "chunks.sqlite").write_bytes(b"first build")
     settings = Settings(scorer="heuristic", index=index)
-    first, second = FakePipeline(), FakePipeline()
-    run_eval(settings, dataset, tmp_path / "run", pipeline=first, scorer=OverlapScorer(), progress=False)
+    first, second = CannedAnswers(), CannedAnswers()
+    run_eval(settings, dataset, tmp_path / "run", pipeline=first, scorer=OverlapScorer(threshold=1.0), progress=False)
     (index / "chunks.sqlite").write_bytes(b"rebuilt with more chunks")
-    run_eval(settings, dataset, tmp_path / "run", pipeline=second, scorer=OverlapScorer(), progress=False)
+    run_eval(settings, dataset, tmp_path / "run", pipeline=second, scorer=OverlapScorer(threshold=1.0), progress=False)
     assert first.asks == 3 and second.asks == 3
 
 
 def test_limit_and_retrieval_only(dataset: Path, tmp_path: Path) -> None:
-    pipeline = FakePipeline()
+    pipeline = CannedAnswers()
     summary = run(dataset, tmp_path / "run", pipeline, limit=2, retrieval_only=True)
     assert pipeline.asks == 0 and pipeline.searches == 2
     assert summary["counts"]["items"] == 2
@@ -217,11 +233,11 @@ def test_limit_and_retrieval_only(dataset: Path, tmp_path: Path) -> None:
 
 
 def test_item_errors_are_recorded_not_fatal(dataset: Path, tmp_path: Path) -> None:
-    class Refusing(FakePipeline):
-        def search(self, query: str, k: int | None = None) -> list[Passage]:
-            if "cats" in query:
+    class Refusing(CannedAnswers):
+        def ask(self, question: str, **options: Any) -> Answer:
+            if "cats" in question:
                 raise InputError("the question is too long")
-            return super().search(query, k)
+            return super().ask(question, **options)
 
     summary = run(dataset, tmp_path / "run", Refusing())
     assert summary["counts"]["errors"] == 1
@@ -239,7 +255,7 @@ def test_judge_outcomes_are_counted_not_hidden(dataset: Path, tmp_path: Path) ->
                 return RagasOutcome(None, "parse_error", "JudgeParseError: no JSON")
             return RagasOutcome(1.0, "ok")
 
-    summary = run(dataset, tmp_path / "run", FakePipeline(), ragas_judge=FakeJudge(), judge="local")
+    summary = run(dataset, tmp_path / "run", CannedAnswers(), ragas_judge=FakeJudge(), judge="local")
     assert summary["faithfulness.ragas"]["value"] == 1.0
     assert summary["faithfulness.ragas.parse_failure_rate"]["value"] == 0.0
     assert summary["raw.faithfulness.ragas"]["n"] == 0
@@ -250,7 +266,7 @@ def test_judge_outcomes_are_counted_not_hidden(dataset: Path, tmp_path: Path) ->
 def test_fail_under(dataset: Path, tmp_path: Path) -> None:
     thresholds = parse_fail_under("faithfulness.verifier=0.9, raw.faithfulness.verifier=0.9,faithfulness.ragas=0.5")
     assert thresholds == {"faithfulness.verifier": 0.9, "raw.faithfulness.verifier": 0.9, "faithfulness.ragas": 0.5}
-    summary = run(dataset, tmp_path / "run", FakePipeline(), fail_under=thresholds)
+    summary = run(dataset, tmp_path / "run", CannedAnswers(), fail_under=thresholds)
     missed = summary["fail_under"]["missed"]
     assert len(missed) == 2
     assert missed[0].startswith("raw.faithfulness.verifier = 0.5000 < 0.9")
@@ -266,17 +282,15 @@ def test_parse_fail_under_rejects_bad_input(text: str) -> None:
 
 
 def test_compare_runs_paired_deltas(dataset: Path, tmp_path: Path) -> None:
-    run(dataset, tmp_path / "a", FakePipeline())
+    run(dataset, tmp_path / "a", CannedAnswers())
     better = dict(ANSWERS)
-    better["q3"] = Answer(
+    better["q3"] = answer(
         "When did the line close?",
         "The line closed in 1962. [2]",
-        False,
         (supported("The line closed in 1962.", 2),),
-        PASSAGES,
         "The line closed in 1962 [2].",
     )
-    run(dataset, tmp_path / "b", FakePipeline(better))
+    run(dataset, tmp_path / "b", CannedAnswers(better))
     rows = {r["metric"]: r for r in compare_runs(tmp_path / "a", tmp_path / "b")}
     refusal = rows["abstention.answerable_refusal_rate"]
     assert refusal["a"] == 0.5 and refusal["b"] == 0.0 and refusal["delta"] == -0.5 and refusal["paired"]

@@ -18,7 +18,7 @@ from eval.generated_support import (
     passed_counts,
     text_hash,
 )
-from tests.test_metrics import OverlapScorer
+from rag.fakes import OverlapScorer
 
 PASSAGES = [{"text": "The line opened in 1894."}, {"text": "Cats sleep all day."}]
 ITEMS = [
@@ -65,7 +65,7 @@ def test_best_score_is_the_max_over_passages_and_counts_follow_the_threshold() -
         JudgedSentence("Cats sleep.", ("Cats sleep.",), False),  # a wrong label stays wrong: it is data
         JudgedSentence("It rained.", ("Cats sleep.",), True),
     ]
-    scores = best_scores(sentences, OverlapScorer())
+    scores = best_scores(sentences, OverlapScorer(threshold=1.0))
     assert scores == [1.0, 0.8, 1.0, 0.0]
     counts = passed_counts(sentences, scores, threshold=0.9)
     assert counts["passed"] == 2 and counts["passed_unsupported"] == 1 and counts["passed_supported"] == 1

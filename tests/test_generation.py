@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.config import Settings
-from rag.errors import ModelNotFoundError, RagError, UnknownNameError
+from rag import registry
+from rag.config import Settings, load_settings
+from rag.errors import InputError, ModelNotFoundError, RagError, UnknownNameError
 from rag.generation.base import Generator, Prompt, load_generator
 from rag.generation.prompt import build_prompt
 from rag.models import resolve_model
@@ -56,16 +57,17 @@ def check_backend(generator: Generator) -> None:
 
 
 def test_unknown_backend_lists_the_valid_ones() -> None:
-    with pytest.raises(UnknownNameError) as caught:
-        load_generator(Settings(backend="nope"))
-    message = str(caught.value)
-    assert "'nope'" in message
-    assert "llamacpp, openai, transformers" in message
+    with pytest.raises(InputError, match=r"setting backend .*'nope'.*'llamacpp', 'transformers' or 'openai'"):
+        load_settings(backend="nope")
+    with pytest.raises(UnknownNameError, match="unknown backend 'nope'; valid: llamacpp, openai, transformers"):
+        registry.resolve("backend", "nope")
 
 
-def test_importing_backends_is_cheap() -> None:
+def test_building_backends_is_cheap() -> None:
     code = (
-        "import sys, rag.generation.backends\n"
+        "import sys\nfrom rag import registry\nfrom rag.config import Settings\n"
+        "from rag.generation.base import load_generator\n"
+        "[load_generator(Settings(backend=name)) for name in registry.names('backend')]\n"
         "heavy = [m for m in ('llama_cpp', 'transformers', 'openai', 'torch') if m in sys.modules]\n"
         "assert not heavy, heavy"
     )
@@ -75,7 +77,7 @@ def test_importing_backends_is_cheap() -> None:
 def test_missing_gguf_names_the_model_setting(tmp_path: Path) -> None:
     missing = str(tmp_path / "absent.gguf")
     with pytest.raises(ModelNotFoundError) as caught:
-        load_generator(Settings(backend="llamacpp", model=missing))
+        load_generator(Settings(backend="llamacpp", model=missing)).warm_up()
     message = str(caught.value)
     assert "setting model" in message and "absent.gguf" in message
     assert "\n" not in message
@@ -85,17 +87,17 @@ def test_a_file_that_is_not_gguf_is_refused(tmp_path: Path) -> None:
     bogus = tmp_path / "model.gguf"
     bogus.write_bytes(b"not a model at all")
     with pytest.raises(ModelNotFoundError, match="setting model"):
-        load_generator(Settings(backend="llamacpp", model=str(bogus)))
+        load_generator(Settings(backend="llamacpp", model=str(bogus))).warm_up()
 
 
 def test_transformers_backend_refuses_a_missing_model(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFoundError, match="setting model"):
-        load_generator(Settings(backend="transformers", model=str(tmp_path / "nothing-here")))
+        load_generator(Settings(backend="transformers", model=str(tmp_path / "nothing-here"))).warm_up()
 
 
 def test_transformers_backend_points_a_gguf_model_to_llamacpp() -> None:
     with pytest.raises(ModelNotFoundError, match="backend=llamacpp"):
-        load_generator(Settings(backend="transformers"))  # the default model is the packaged GGUF
+        load_generator(Settings(backend="transformers")).warm_up()  # the default model is the packaged GGUF
 
 
 # llamacpp

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.index import CURRENT, Index
 from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.errors import IndexMismatchError, RagError
+from rag.index.generations import CURRENT, Index
 
 from .conftest import REPO
 

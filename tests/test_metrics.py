@@ -7,13 +7,10 @@ every word of the claim (score = share of the claim's words found in the premise
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Sequence
 
 import pytest
 
 from eval.metrics import (
-    Claim,
     Support,
     aggregate,
     answer_score,
@@ -33,28 +30,9 @@ from eval.metrics import (
     unpaired_delta,
     verifier_faithfulness,
 )
-
-
-def words(text: str) -> set[str]:
-    return set(re.findall(r"\w+", text.lower()))
-
-
-class OverlapScorer:
-    """score = share of the claim's words present in the premise; counts the pairs it scores."""
-
-    name = "overlap"
-    threshold = 1.0
-
-    def __init__(self) -> None:
-        self.pairs = 0
-
-    def score(self, premise: str, claim: str) -> float:
-        return self.score_batch([(premise, claim)])[0]
-
-    def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
-        self.pairs += len(pairs)
-        return [len(words(c) & words(p)) / max(len(words(c)), 1) for p, c in pairs]
-
+from rag.fakes import OverlapScorer
+from rag.records import Claim
+from rag.verify.claims import parse_citations
 
 PASSAGES = [
     "The line opened in 1894.",  # 1
@@ -66,7 +44,7 @@ PASSAGES = [
 
 @pytest.fixture
 def support() -> Support:
-    return Support(OverlapScorer(), 1.0)
+    return Support(OverlapScorer(threshold=1.0), 1.0)
 
 
 def test_support_memoises_pairs(support: Support) -> None:
@@ -124,8 +102,8 @@ def test_item_citation_recall_and_precision(support: Support) -> None:
 
 
 def test_duplicate_citations_count_once(support: Support) -> None:
-    claim = Claim.of("line opened 1894", [1, 1, 4, 1])
-    assert claim.cites == (1, 4)
+    [claim] = parse_citations("line opened 1894 [1][1][4] [1].", n_sources=4)
+    assert claim.citations == (1, 4)
     assert citation_precision([claim], PASSAGES, support) == pytest.approx(1 / 2)
 
 

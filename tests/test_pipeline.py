@@ -3,39 +3,17 @@ policies, abstention reasons, the extractive fallback and the streamed events.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ingest.pipeline import Ingestor
 from rag.config import Settings
-from rag.generation.base import Prompt
+from rag.fakes import OverlapScorer, ScriptedGenerator
+from rag.generation.context import load_context
 from rag.pipeline import GENERATOR_ABSTAINED, NOTHING_RELEVANT, Pipeline
+from rag.retrieval.retriever import IndexRetriever
 from rag.verify.verifier import Verifier
-
-from .test_verification import OverlapScorer
-
-
-class ScriptedGenerator:
-    """Answers every prompt with a fixed text, streamed word by word; records the prompts it saw."""
-
-    name = "scripted"
-    context_tokens = 2048
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.prompts: list[Prompt] = []
-
-    def generate(self, prompt: Prompt) -> str:
-        return "".join(self.stream(prompt))
-
-    def stream(self, prompt: Prompt) -> Iterator[str]:
-        self.prompts.append(prompt)
-        yield from (word + " " for word in self.text.split())
-
-    def count_tokens(self, text: str) -> int:
-        return len(text.split())
 
 
 @pytest.fixture
@@ -44,11 +22,13 @@ def make_pipeline(corpus: Path, tmp_path: Path, fake_embedder):
     Ingestor(Settings(index=index), embedder=fake_embedder).run([corpus], index)
 
     def build(answer: str, **settings) -> Pipeline:
-        pipeline = Pipeline(Settings(**{"index": index, "top_k": 3, "min_relevance": 0.1, **settings}))
-        pipeline.__dict__.update(
-            embedder=fake_embedder, generator=ScriptedGenerator(answer), verifier=Verifier(OverlapScorer())
+        chosen = Settings(**{"index": index, "top_k": 3, "min_relevance": 0.1, **settings})
+        return Pipeline.from_settings(chosen).with_parts(
+            retriever=IndexRetriever(index, fake_embedder, chosen),
+            context=load_context(chosen.context, fake_embedder, chosen.context_sentences),
+            generator=ScriptedGenerator(answer),
+            verifier=Verifier(OverlapScorer()),
         )
-        return pipeline
 
     return build
 
@@ -130,3 +110,16 @@ def test_stream_events_come_in_order(make_pipeline) -> None:
     assert kinds[0] == "passages" and kinds[-1] == "answer"
     assert set(kinds[1:-1]) == {"token"}
     assert "".join(payload for kind, payload in events if kind == "token").strip() == events[-1][1].raw_answer
+
+
+def test_the_question_is_embedded_once_per_ask(make_pipeline, fake_embedder) -> None:
+    question = "Which year was Beta station rebuilt after a fire?"
+    pipeline = make_pipeline(
+        "The sources do not contain the answer.",
+        context="sentences",
+        context_sentences=1,
+        extractive_min_similarity=0.5,
+    )
+    answer = pipeline.ask(question)
+    assert answer.extractive, "the extractive check ran, after retrieval and context selection"
+    assert fake_embedder.texts.count(question) == 1

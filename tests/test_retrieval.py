@@ -10,7 +10,7 @@ from ingest.pipeline import Ingestor
 from rag.config import Settings
 from rag.errors import InputError, UnknownNameError
 from rag.pipeline import Pipeline
-from rag.retrieval.fusion import reciprocal_rank_fusion
+from rag.retrieval.retriever import IndexRetriever, reciprocal_rank_fusion
 
 from .conftest import save_tiny_bert
 
@@ -26,9 +26,12 @@ def test_rrf_rewards_agreement_and_orders_ties_stably() -> None:
 def pipeline(corpus: Path, tmp_path: Path, fake_embedder) -> Pipeline:
     index = tmp_path / "idx"
     Ingestor(Settings(index=index), embedder=fake_embedder).run([corpus], index)
-    built = Pipeline(Settings(index=index, top_k=3))
-    built.__dict__["embedder"] = fake_embedder
-    return built
+    return with_embedder(Settings(index=index, top_k=3), fake_embedder)
+
+
+def with_embedder(settings: Settings, embedder) -> Pipeline:
+    """The pipeline of `settings` retrieving with `embedder`."""
+    return Pipeline.from_settings(settings).with_parts(retriever=IndexRetriever(settings.index, embedder, settings))
 
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
@@ -66,8 +69,8 @@ def tiny_reranker(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_reranker_orders_passages_by_cross_encoder_score(pipeline: Pipeline, tiny_reranker: Path) -> None:
     from sentence_transformers import CrossEncoder
 
-    reranked = Pipeline(pipeline.settings.with_overrides(reranker=str(tiny_reranker), top_k=5))
-    reranked.__dict__["embedder"] = pipeline.embedder
+    settings = pipeline.settings.with_overrides(reranker=str(tiny_reranker), top_k=5)
+    reranked = with_embedder(settings, pipeline.embedder)
     query = "How many locomotives does the depot hold?"
     passages = reranked.search(query)
     candidates = pipeline.search(query, k=50)
@@ -81,7 +84,8 @@ def test_reranker_orders_passages_by_cross_encoder_score(pipeline: Pipeline, tin
 def test_missing_reranker_names_the_setting(pipeline: Pipeline, tmp_path: Path) -> None:
     from rag.errors import ModelNotFoundError
 
-    broken = Pipeline(pipeline.settings.with_overrides(reranker=str(tmp_path / "no-such-model")))
-    broken.__dict__["embedder"] = pipeline.embedder
+    broken = with_embedder(
+        pipeline.settings.with_overrides(reranker=str(tmp_path / "no-such-model")), pipeline.embedder
+    )
     with pytest.raises(ModelNotFoundError, match="reranker"):
         broken.search("depot")

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from rag.config import Settings
+from rag.fakes import UNSUPPORTED_CLAIM, fake_pipeline
 from rag.serve import create_app
 from rag.serve.app import serve_in_thread
-from rag.serve.fake import UNSUPPORTED_CLAIM, FakePipeline
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -47,7 +47,7 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def base_url(tmp_path: Path) -> Iterator[str]:
     settings = Settings(index=tmp_path / "index")
-    with serve_in_thread(create_app(settings, FakePipeline(settings, delay_s=0.03))) as url:
+    with serve_in_thread(create_app(settings, fake_pipeline(settings, delay_s=0.03))) as url:
         yield url
 
 

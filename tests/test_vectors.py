@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.vectors import FaissIndex, kind_for, nlist_for, nprobe_for
+from rag.index.vectors import FaissIndex, kind_for, nlist_for, nprobe_for
 
 
 def clustered(count: int, dimension: int = 32, clusters: int = 50, seed: int = 0) -> np.ndarray:

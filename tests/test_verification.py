@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
+from rag import registry
 from rag.errors import UnknownNameError
+from rag.fakes import OverlapScorer
 from rag.records import Chunk, Passage, SentenceSpan
-from rag.verify.citations import parse_citations
-from rag.verify.policies import POLICIES, UNSUPPORTED_MARK, render
-from rag.verify.verifier import Verifier, is_abstention
-
-
-class OverlapScorer:
-    """Share of the claim's words found in the premise: enough to make support decisions predictable."""
-
-    name = "overlap"
-    threshold = 0.8
-
-    def score(self, premise: str, claim: str) -> float:
-        words = set(re.findall(r"\w+", claim.lower()))
-        return len(words & set(re.findall(r"\w+", premise.lower()))) / max(1, len(words))
-
-    def score_batch(self, pairs):
-        return [self.score(p, c) for p, c in pairs]
+from rag.verify.claims import is_abstention, parse_citations
+from rag.verify.policies import UNSUPPORTED_MARK, render
+from rag.verify.verifier import Verifier
 
 
 def passage(n: int, *sentences: str) -> Passage:
@@ -97,33 +83,33 @@ MIXED = "The railway opened in 1894 [1]. The railway closed in 1962 [1]."
 
 
 def test_filter_removes_and_counts_unsupported() -> None:
-    outcome = POLICIES.get("filter")(verify(MIXED))
+    outcome = registry.resolve("policy", "filter")(verify(MIXED))
     assert [s.text for s in outcome.sentences] == ["The railway opened in 1894."]
     assert [s.text for s in outcome.removed] == ["The railway closed in 1962."]
     assert outcome.abstain_reason is None
 
 
 def test_annotate_keeps_and_marks_unsupported() -> None:
-    outcome = POLICIES.get("annotate")(verify(MIXED))
+    outcome = registry.resolve("policy", "annotate")(verify(MIXED))
     assert len(outcome.sentences) == 2 and outcome.removed == ()
     expected = f"The railway opened in 1894. [1] The railway closed in 1962. {UNSUPPORTED_MARK}"
     assert render(outcome.sentences) == expected
 
 
 def test_strict_abstains_unless_all_supported() -> None:
-    outcome = POLICIES.get("strict")(verify(MIXED))
+    outcome = registry.resolve("policy", "strict")(verify(MIXED))
     assert outcome.sentences == () and "1 of 2" in outcome.abstain_reason
-    assert POLICIES.get("strict")(verify("The railway opened in 1894 [1].")).abstain_reason is None
+    assert registry.resolve("policy", "strict")(verify("The railway opened in 1894 [1].")).abstain_reason is None
 
 
 def test_every_policy_abstains_when_nothing_is_supported() -> None:
-    for name in POLICIES.names():
-        assert POLICIES.get(name)(verify("The railway closed in 1962 [1].")).abstain_reason
+    for name in registry.names("policy"):
+        assert registry.resolve("policy", name)(verify("The railway closed in 1962 [1].")).abstain_reason
 
 
 def test_unknown_policy_lists_valid_names() -> None:
     with pytest.raises(UnknownNameError, match="annotate, filter, strict"):
-        POLICIES.get("lenient")
+        registry.resolve("policy", "lenient")
 
 
 @pytest.mark.parametrize(
@@ -164,6 +150,6 @@ def test_abstention_sentences_are_recognised(text: str, expected: bool) -> None:
     ],
 )
 def test_fragments_and_repetition(text: str, fragment: bool) -> None:
-    from rag.verify.verifier import is_fragment
+    from rag.verify.claims import is_fragment
 
     assert is_fragment(text) is fragment

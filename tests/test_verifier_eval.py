@@ -20,8 +20,8 @@ from eval.verifier_eval import (
     load_pairs,
     main,
 )
+from rag import registry
 from rag.errors import InputError
-from rag.verify.scoring import SCORERS
 from tests.conftest import shared_path
 
 
@@ -36,6 +36,13 @@ class KeywordScorer:
 
     def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         return [self.score(p, c) for p, c in pairs]
+
+    def warm_up(self) -> None:
+        pass
+
+
+def keyword_scorer(settings: object) -> KeywordScorer:
+    return KeywordScorer()
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:
@@ -160,13 +167,11 @@ def test_evaluate_writes_summary_and_scores(wice_file: Path, tmp_path: Path) -> 
 def test_command_and_main_use_the_named_scorer(
     halueval_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import rag.verify.scorers  # noqa: F401
-
-    monkeypatch.setitem(SCORERS._factories, "keyword", lambda settings: KeywordScorer())
-    summary = eval_verifier_command(halueval_file, "halueval", None, "keyword", as_json=True)
+    monkeypatch.setitem(registry.STRATEGIES["scorer"], "heuristic", "tests.test_verifier_eval:keyword_scorer")
+    summary = eval_verifier_command(halueval_file, "halueval", None, "heuristic", as_json=True)
     assert summary["n"] == 4 and summary["balanced_accuracy"] == 1.0
     assert json.loads(capsys.readouterr().out)["scorer"] == "keyword"
-    argv = ["--dataset", str(halueval_file), "--format", "halueval", "--scorer", "keyword"]
+    argv = ["--dataset", str(halueval_file), "--format", "halueval", "--scorer", "heuristic"]
     assert main([*argv, "--out", str(tmp_path / "o")]) == 0
     assert "balanced accuracy 1.000" in capsys.readouterr().out
     assert json.loads((tmp_path / "o" / "summary.json").read_text())["n"] == 4
@@ -187,7 +192,7 @@ def test_heldout_splits_of_the_shared_data_are_fixed_and_disjoint() -> None:
 @pytest.mark.shared
 @pytest.mark.slow
 def test_training_data_never_contains_heldout_items() -> None:
-    from rag.verify.training import training_set
+    from training.verifier.data import training_set
 
     wice = shared_path("wice/claims_dev.jsonl")
     halueval = shared_path("halueval/qa_dev.jsonl")
@@ -200,7 +205,7 @@ def test_training_data_never_contains_heldout_items() -> None:
 
 
 def test_the_cheapest_variant_within_noise_of_the_best_is_chosen() -> None:
-    from rag.verify.training import GOOD_ENOUGH, VARIANTS, cheapest_good_enough
+    from training.verifier.calibrate import GOOD_ENOUGH, VARIANTS, cheapest_good_enough
 
     def scores(**values: float) -> dict[str, dict[str, float]]:
         return {v: {"mean_balanced_accuracy": values.get(v.replace("+", "_"), 0.5)} for v in VARIANTS}
@@ -214,7 +219,7 @@ def test_the_cheapest_variant_within_noise_of_the_best_is_chosen() -> None:
 def test_rule_made_hard_negatives_change_what_they_claim_to() -> None:
     import random
 
-    from rag.verify.training import change_number, negate, swap_entity
+    from training.verifier.data import change_number, negate, swap_entity
 
     pair = LabeledPair("x", "The mill at Ashcombe opened in 1894.", "The mill at Ashcombe opened in 1894.", 1)
     rng = random.Random(0)

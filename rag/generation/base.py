@@ -1,4 +1,5 @@
-"""The generator interface every LLM backend implements, and the registry that picks one by name."""
+"""The generator interface every LLM backend implements; backends are chosen by name (setting `backend`)
+from rag.registry."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from rag import registry
 from rag.config import Settings
-from rag.registry import Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +28,13 @@ class Prompt:
 
 @runtime_checkable
 class Generator(Protocol):
-    """An LLM that answers a Prompt, whole or streamed, and counts tokens in its own tokenizer."""
+    """An LLM that answers a Prompt, whole or streamed, and counts tokens in its own tokenizer. Building one is
+    light; the model loads at `warm_up()` or on first use."""
 
     name: str
     context_tokens: int
+
+    def warm_up(self) -> None: ...
 
     def generate(self, prompt: Prompt) -> str: ...
 
@@ -39,11 +43,6 @@ class Generator(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
-GENERATORS: Registry[Generator] = Registry("backend")
-
-
 def load_generator(settings: Settings) -> Generator:
-    """Build the configured backend (registering the built-in ones on first use)."""
-    import rag.generation.backends  # noqa: F401  (registers the built-in backends)
-
-    return GENERATORS.create(settings.backend, settings)
+    """The configured backend (setting `backend`), not yet warmed up."""
+    return registry.create("backend", settings.backend, settings)

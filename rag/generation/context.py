@@ -18,25 +18,22 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from rag import registry
 from rag.records import Passage
-from rag.registry import Registry
 
 
 class ContextSelector(Protocol):
-    """Maps a question and its retrieved passages to the (possibly shortened) passages the prompt shows."""
+    """Maps a question (and its embedding) and its retrieved passages to the (possibly shortened) passages the
+    prompt shows."""
 
-    def select(self, question: str, passages: Sequence[Passage]) -> list[Passage]: ...
-
-
-CONTEXTS: Registry[ContextSelector] = Registry("context")
+    def select(self, question: str, passages: Sequence[Passage], question_vector: np.ndarray) -> list[Passage]: ...
 
 
-@CONTEXTS.register("passages")
 class WholePassages:
     def __init__(self, embedder: Any = None, sentences: int = 0) -> None:
         pass
 
-    def select(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
+    def select(self, question: str, passages: Sequence[Passage], question_vector: np.ndarray) -> list[Passage]:
         return list(passages)
 
 
@@ -58,7 +55,6 @@ def sentence_window(passage: Passage, start: int, end: int) -> Passage:
     return replace(passage, chunk=cut)
 
 
-@CONTEXTS.register("sentences")
 class RelevantSentences:
     """Each passage cut to the window of `sentences` consecutive sentences most similar to the question."""
 
@@ -66,13 +62,11 @@ class RelevantSentences:
         self.embedder = embedder
         self.size = sentences
 
-    def select(self, question: str, passages: Sequence[Passage]) -> list[Passage]:
+    def select(self, question: str, passages: Sequence[Passage], question_vector: np.ndarray) -> list[Passage]:
         long = [p for p in passages if len(p.chunk.sentences) > self.size]
         if not long:
             return list(passages)
-        texts = [question] + [s.text for p in long for s in p.chunk.sentences]
-        vectors = self.embedder.encode(texts)
-        similarity = vectors[1:] @ vectors[0]
+        similarity = self.embedder.encode([s.text for p in long for s in p.chunk.sentences]) @ question_vector
         windows: dict[int, Passage] = {}
         offset = 0
         for passage in long:
@@ -84,4 +78,5 @@ class RelevantSentences:
 
 
 def load_context(name: str, embedder: Any, sentences: int) -> ContextSelector:
-    return CONTEXTS.create(name, embedder, sentences)
+    """The context selector named by setting `context`."""
+    return registry.create("context", name, embedder, sentences)

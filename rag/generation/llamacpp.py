@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
 from rag.config import Settings
 from rag.errors import ModelNotFoundError
-from rag.generation.base import GENERATORS, Prompt
+from rag.generation.base import Prompt
 from rag.models import resolve_model
 
 GGUF_MAGIC = b"GGUF"
@@ -50,7 +50,6 @@ def load_llama(path: str, n_ctx: int, n_threads: int, seed: int, batch: int, fla
     )
 
 
-@GENERATORS.register("llamacpp")
 class LlamaCppGenerator:
     """Chat completion with a local GGUF model; thread safe (one request at a time per model)."""
 
@@ -61,10 +60,18 @@ class LlamaCppGenerator:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.context_tokens = settings.context_tokens
-        self.path = gguf_path(settings.model)
+        self._lock = threading.Lock()
+
+    @cached_property
+    def path(self) -> str:
+        return gguf_path(self.settings.model)
+
+    @cached_property
+    def llm(self) -> Any:
+        settings = self.settings
         threads = settings.threads or os.cpu_count() or 1
         try:
-            self.llm = load_llama(
+            return load_llama(
                 self.path,
                 settings.context_tokens,
                 threads,
@@ -74,7 +81,9 @@ class LlamaCppGenerator:
             )
         except (ValueError, RuntimeError, OSError) as error:
             raise ModelNotFoundError("model", settings.model, f"llama.cpp could not load it: {error}") from None
-        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        _ = self.llm
 
     def _completion(self, prompt: Prompt, stream: bool) -> Any:
         # Forget the KV cache: llama-cpp-python otherwise reuses the cached prompt prefix and re-evaluates only

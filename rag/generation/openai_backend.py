@@ -16,14 +16,13 @@ from typing import Any
 
 from rag.config import Settings
 from rag.errors import RagError
-from rag.generation.base import GENERATORS, Prompt
+from rag.generation.base import Prompt
 
 DUMMY_API_KEY = "not-needed"
 CHARS_PER_TOKEN = 4
 TIMEOUT_S = 300.0
 
 
-@GENERATORS.register("openai")
 class OpenAIGenerator:
     """Chat completions over HTTP with the `openai` client; streaming with stream=True."""
 
@@ -35,6 +34,9 @@ class OpenAIGenerator:
         self.settings = settings
         self.context_tokens = settings.context_tokens
         self.endpoint = settings.base_url or "https://api.openai.com/v1"
+
+    def warm_up(self) -> None:
+        _ = self.client
 
     @cached_property
     def client(self) -> Any:

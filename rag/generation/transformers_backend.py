@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from rag.config import Settings
 from rag.errors import ModelNotFoundError
-from rag.generation.base import GENERATORS, Prompt
+from rag.generation.base import Prompt
 from rag.models import force_offline, resolve_model
 
 
@@ -36,7 +36,6 @@ def plain_layout(prompt: Prompt) -> str:
     return "\n\n".join(parts)
 
 
-@GENERATORS.register("transformers")
 class TransformersGenerator:
     """Chat generation with AutoModelForCausalLM; one request at a time per generator."""
 
@@ -45,18 +44,36 @@ class TransformersGenerator:
     instructions_in_system = False
 
     def __init__(self, settings: Settings) -> None:
-        force_offline()
         self.settings = settings
         self.context_tokens = settings.context_tokens
-        location = resolve_model("model", settings.model)
+        self._lock = threading.Lock()
+
+    @cached_property
+    def _loaded(self) -> tuple[Any, Any, str]:
+        force_offline()
+        location = resolve_model("model", self.settings.model)
         if location.endswith(".gguf"):
-            raise ModelNotFoundError("model", settings.model, "a GGUF file needs backend=llamacpp")
+            raise ModelNotFoundError("model", self.settings.model, "a GGUF file needs backend=llamacpp")
         try:
-            self.model, self.tokenizer, self.device = load_causal_lm(location)
+            return load_causal_lm(location)
         except (OSError, ValueError, KeyError) as error:
             detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise ModelNotFoundError("model", settings.model, detail) from None
-        self._lock = threading.Lock()
+            raise ModelNotFoundError("model", self.settings.model, detail) from None
+
+    def warm_up(self) -> None:
+        _ = self._loaded
+
+    @property
+    def model(self) -> Any:
+        return self._loaded[0]
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._loaded[1]
+
+    @property
+    def device(self) -> str:
+        return self._loaded[2]
 
     def _inputs(self, prompt: Prompt) -> dict[str, Any]:
         if getattr(self.tokenizer, "chat_template", None):

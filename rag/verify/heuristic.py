@@ -8,22 +8,21 @@ Features of a (premise, claim) pair:
   entities     share of the claim's capitalised names absent from the premise
   negation     1 when the claim and its best-matching premise sentence disagree on negation
 combined as p = sigmoid(BIAS + sum(WEIGHTS[f] * f)). The weights and THRESHOLD are constants fitted with
-`python -m rag.verify.training --stage heuristic` (logistic regression on the dev splits of WiCE and HaluEval,
+`python -m training.verifier --stage heuristic` (logistic regression on the dev splits of WiCE and HaluEval,
 each dataset weighted equally; threshold = best mean balanced accuracy on the same dev splits).
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
 
-from ingest.embedding import Embedder
 from rag.config import Settings
-from rag.verify.windows import split_sentences
+from rag.index.embedding import Embedder
+from rag.text import NAME, STOPWORDS, content_stems, is_negated, numbers, sentences
+from rag.verify.scoring import sigmoid
 
 EMBEDDER = "all-MiniLM-L6-v2"
 EMBEDDER_BACKEND = "onnx-int8"  # 2x faster than torch here; the fitted weights below assume it
@@ -42,43 +41,12 @@ THRESHOLD = 0.495
 CANDIDATES = 8
 
 
-def _wordset(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-STOPWORDS = _wordset(
-    "a an the and or but if of at by for with about against between into through during before after above "
-    "below to from up down in out on off over under again further then once here there when where why how all "
-    "any both each few more most other some such no nor only own same so than too very can will just should "
-    "now is are was were be been being have has had having do does did doing this that these those it its "
-    "they them their he him his she her we our you your i me my what which who whom as also"
-)
-NEGATIONS = _wordset("not no never none nobody nothing neither nor without cannot n't")
-WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|\d+(?:[.,]\d+)*")
-NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-NAME = re.compile(r"\b[A-Z][a-zA-Z]+\b")
-
-
-def content_stems(text: str) -> set[str]:
-    """Lower-cased content words cut to 5 letters (a cheap stemmer)."""
-    words = (w.lower() for w in WORD.findall(text))
-    return {w[:5] for w in words if w not in STOPWORDS and len(w) > 1}
-
-
-def numbers(text: str) -> set[str]:
-    return {n.replace(",", "") for n in NUMBER.findall(text)}
-
-
 def names(text: str) -> set[str]:
     """Capitalised words that are not the first word of a sentence and not stopwords."""
     found = set()
-    for sentence in split_sentences(text):
+    for sentence in sentences(text):
         found |= {m.group() for m in NAME.finditer(sentence) if m.start() > 0}
     return {n for n in found if n.lower() not in STOPWORDS}
-
-
-def is_negated(text: str) -> bool:
-    return any(w.lower() in NEGATIONS or w.lower().endswith("n't") for w in WORD.findall(text))
 
 
 def missing_share(needed: set[str], present: set[str]) -> float:
@@ -98,10 +66,10 @@ def ranked(shared: Sequence[int]) -> list[int]:
 
 def candidates(premise: str, claim: str, count: int = CANDIDATES) -> list[str]:
     """The premise sentences sharing most content words with the claim, in premise order."""
-    sentences = split_sentences(premise) or [premise]
-    if len(sentences) <= count:
-        return sentences
-    return [sentences[i] for i in sorted(ranked(overlaps(sentences, claim))[:count])]
+    found = sentences(premise) or [premise]
+    if len(found) <= count:
+        return found
+    return [found[i] for i in sorted(ranked(overlaps(found, claim))[:count])]
 
 
 def select_evidence(premise: str, claim: str, max_words: int) -> str:
@@ -113,19 +81,19 @@ def select_evidence(premise: str, claim: str, max_words: int) -> str:
     """
     if len(premise.split()) <= max_words:
         return premise
-    sentences = split_sentences(premise) or [premise]
-    shared = overlaps(sentences, claim)
+    found = sentences(premise) or [premise]
+    shared = overlaps(found, claim)
     order = ranked(shared)
     chosen: list[int] = []
     words = 0
     for index in order[:1] + [i for i in order[1:] if shared[i]]:
-        size = len(sentences[index].split())
+        size = len(found[index].split())
         if words + size <= max_words:
             chosen.append(index)
             words += size
     if not chosen:
-        return " ".join(sentences[order[0]].split()[:max_words])
-    return " ".join(sentences[i] for i in sorted(chosen))
+        return " ".join(found[order[0]].split()[:max_words])
+    return " ".join(found[i] for i in sorted(chosen))
 
 
 def lexical_features(premise: str, claim: str, best_sentence: str) -> dict[str, float]:
@@ -145,8 +113,7 @@ def features(premise: str, claim: str, best_sentence: str, similarity: float) ->
 
 
 def combine(values: dict[str, float], weights: dict[str, float] = WEIGHTS, bias: float = BIAS) -> float:
-    z = bias + sum(weights[name] * values[name] for name in FEATURES)
-    return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
+    return sigmoid(bias + sum(weights[name] * values[name] for name in FEATURES))
 
 
 @lru_cache(maxsize=2)
@@ -163,6 +130,9 @@ class HeuristicScorer:
     def __init__(self, threshold: float = THRESHOLD, threads: int | None = None) -> None:
         self.threshold = threshold
         self.threads = threads
+
+    def warm_up(self) -> None:
+        load_embedder(self.threads).warm_up()
 
     def score(self, premise: str, claim: str) -> float:
         return self.score_batch([(premise, claim)])[0]

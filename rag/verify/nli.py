@@ -9,13 +9,16 @@ support probability is the softmax of that label. Long premises are scored in wi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from rag.config import Settings
 from rag.errors import ModelNotFoundError
+from rag.exports import exported_model, onnx_session
+from rag.models import force_offline, resolve_model
+from rag.verify.scoring import sigmoid
 from rag.verify.windows import score_windowed
 
 # id2label names (lower-cased) that mean "the premise supports the claim"
@@ -35,7 +38,8 @@ def entailment_index(id2label: dict[int, str]) -> int:
 
 
 class SequenceClassifier:
-    """A loaded (premise, claim) classifier returning the log-odds of its entailment label, batched.
+    """A (premise, claim) classifier returning the log-odds of its entailment label, batched; loaded at
+    `warm_up()` or on first use.
 
     `quantize` runs the model exported to ONNX with int8 weights (ONNX Runtime, cached like the embedder's
     export); otherwise PyTorch fp32.
@@ -50,10 +54,28 @@ class SequenceClassifier:
         quantize: bool = False,
         batch_size: int = 32,
     ) -> None:
-        self.config, self.tokenizer, self.run = _load(str(location), setting, threads, quantize)
-        self.index = entailment_index(self.config.id2label)
+        self.location, self.setting, self.threads, self.quantize = str(location), setting, threads, quantize
         self.max_length = max_length
         self.batch_size = batch_size
+
+    @cached_property
+    def _loaded(self) -> tuple[Any, Any, Callable[..., Any]]:
+        return _load(self.location, self.setting, self.threads, self.quantize)
+
+    def warm_up(self) -> None:
+        _ = self._loaded
+
+    @property
+    def config(self) -> Any:
+        return self._loaded[0]
+
+    @property
+    def tokenizer(self) -> Any:
+        return self._loaded[1]
+
+    @property
+    def index(self) -> int:
+        return entailment_index(self.config.id2label)
 
     def log_odds(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         """log(p / (1 - p)) of the entailment label per pair; batches are sorted by length."""
@@ -78,7 +100,7 @@ class SequenceClassifier:
             padding=True,
             return_tensors="np",
         )
-        logits = self.run({name: np.asarray(value, dtype=np.int64) for name, value in inputs.items()})
+        logits = self._loaded[2]({name: np.asarray(value, dtype=np.int64) for name, value in inputs.items()})
         logits = logits.astype(np.float64)
         log_probs = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
         entail = log_probs[:, self.index]
@@ -89,8 +111,6 @@ class SequenceClassifier:
 def _load(location: str, setting: str, threads: int | None, quantize: bool) -> tuple[Any, Any, Callable[..., Any]]:
     """(config, tokenizer, run: inputs -> logits array); a one-line error naming the setting if absent."""
     from transformers import AutoConfig, AutoTokenizer
-
-    from rag.models import force_offline
 
     force_offline()
     try:
@@ -120,8 +140,6 @@ def _torch_runner(location: str, threads: int | None) -> Callable[[dict[str, Any
 def _onnx_runner(location: str, threads: int | None) -> Callable[[dict[str, Any]], Any]:
     import numpy as np
 
-    from ingest.embedding import exported_model, onnx_session
-
     session = onnx_session(exported_model(location, quantized=True, head="logits"), threads)
     names = [i.name for i in session.get_inputs()]
 
@@ -130,10 +148,6 @@ def _onnx_runner(location: str, threads: int | None) -> Callable[[dict[str, Any]
         return session.run(None, feed)[0]
 
     return run
-
-
-def sigmoid(value: float) -> float:
-    return 1.0 / (1.0 + math.exp(-max(min(value, 60.0), -60.0)))
 
 
 class NliScorer:
@@ -151,6 +165,9 @@ class NliScorer:
         self.threshold = threshold
         self.window_words = window_words
 
+    def warm_up(self) -> None:
+        self.classifier.warm_up()
+
     def score(self, premise: str, claim: str) -> float:
         return self.score_batch([(premise, claim)])[0]
 
@@ -161,8 +178,6 @@ class NliScorer:
 
 def build_nli(settings: Settings) -> NliScorer:
     """The "nli" scorer from settings.nli_model (a hub id in the local cache or a directory)."""
-    from rag.models import resolve_model
-
     if not settings.nli_model:
         raise ModelNotFoundError("nli_model", "", "scorer=nli needs nli_model set")
     location = resolve_model("nli_model", settings.nli_model)

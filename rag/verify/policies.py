@@ -3,7 +3,8 @@
 - annotate: every sentence is kept; unsupported ones are marked.
 - filter (default): unsupported sentences are removed and counted.
 - strict: the whole answer is withheld unless every sentence is supported.
-Each abstains, with a reason, when no supported sentence is left.
+Each abstains, with a reason, when no supported sentence is left. Chosen by name (setting `policy`) from
+rag.registry.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.records import Sentence
-from rag.registry import Registry
 
 UNSUPPORTED_MARK = "[unsupported]"
 
@@ -27,25 +27,21 @@ class PolicyOutcome:
 
 
 Policy = Callable[[Sequence[Sentence]], PolicyOutcome]
-POLICIES: Registry[PolicyOutcome] = Registry("policy")
 
 NOTHING_SUPPORTED = "no sentence of the generated answer is supported by the retrieved sources"
 
 
-@POLICIES.register("annotate")
 def annotate(sentences: Sequence[Sentence]) -> PolicyOutcome:
     supported = any(s.supported for s in sentences)
     return PolicyOutcome(tuple(sentences), (), None if supported else NOTHING_SUPPORTED)
 
 
-@POLICIES.register("filter")
 def keep_supported(sentences: Sequence[Sentence]) -> PolicyOutcome:
     kept = tuple(s for s in sentences if s.supported)
     removed = tuple(s for s in sentences if not s.supported)
     return PolicyOutcome(kept, removed, None if kept else NOTHING_SUPPORTED)
 
 
-@POLICIES.register("strict")
 def all_or_nothing(sentences: Sequence[Sentence]) -> PolicyOutcome:
     unsupported = sum(not s.supported for s in sentences)
     if not sentences:

@@ -1,16 +1,18 @@
 """The support-scorer interface: how strongly a premise (source text) supports a claim (answer sentence).
 
 Every scorer returns calibrated probabilities in [0, 1] and carries the decision threshold chosen on dev
-data. Implementations register by name in SCORERS and are built from Settings.
+data. Building one is light; its model loads at `warm_up()` or on first use. Scorers are chosen by name
+(setting `scorer`) from rag.registry.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from rag.config import Settings
-from rag.registry import Registry
+from rag import registry
+from rag.config import Settings, load_settings
 
 
 @runtime_checkable
@@ -20,21 +22,23 @@ class SupportScorer(Protocol):
     name: str
     threshold: float
 
+    def warm_up(self) -> None: ...
+
     def score(self, premise: str, claim: str) -> float: ...
 
     def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]: ...
 
 
-SCORERS: Registry[SupportScorer] = Registry("scorer")
-
-
 def load_scorer(settings: Settings) -> SupportScorer:
-    """Build the configured scorer (registering the built-in ones on first use)."""
-    import rag.verify.scorers  # noqa: F401  (registers the built-in scorers)
-
-    return SCORERS.create(settings.scorer, settings)
+    """The configured scorer (setting `scorer`), not yet warmed up."""
+    return registry.create("scorer", settings.scorer, settings)
 
 
 def load_scorers(names: Sequence[str]) -> list[SupportScorer]:
     """Each named scorer with otherwise default settings, for side-by-side measurements."""
-    return [load_scorer(Settings(scorer=name)) for name in names]
+    return [load_scorer(load_settings(scorer=name)) for name in names]
+
+
+def sigmoid(value: float) -> float:
+    """The logistic function, clipped so that no input overflows."""
+    return 1.0 / (1.0 + math.exp(-max(min(value, 60.0), -60.0)))

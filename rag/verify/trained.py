@@ -2,11 +2,11 @@
 
 It returns calibrated probabilities: a logistic model over the cross-encoder's log-odds and, when
 calibration.json gives feature_weights, the heuristic scorer's alignment features too (which combination is
-chosen by cross-validation on dev: see rag.verify.training). The cross-encoder (int8 ONNX when `quantize`) sees
+chosen by cross-validation on dev: see training.verifier). The cross-encoder (int8 ONNX when `quantize`) sees
 either the premise's sentences that share most words with the claim, up to `evidence_words` words, or, with
 evidence_words 0, every premise window (max over windows). The decision threshold
 chosen on dev data lives beside the weights in calibration.json (settings.support_threshold overrides it).
-How it was made: rag.verify.training and rag/verify/model/MODEL_CARD.md.
+How it was made: training.verifier and rag/verify/model/MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from typing import Any
 
 from rag.config import Settings
 from rag.errors import ModelNotFoundError
+from rag.models import TRAINED_VERIFIER_DIR
 from rag.verify.heuristic import LEXICAL_FEATURES, HeuristicScorer, select_evidence
-from rag.verify.nli import DEFAULT_MAX_LENGTH, DEFAULT_WINDOW_WORDS, SequenceClassifier, sigmoid
+from rag.verify.nli import DEFAULT_MAX_LENGTH, DEFAULT_WINDOW_WORDS, SequenceClassifier
+from rag.verify.scoring import sigmoid
 from rag.verify.windows import score_windowed
 
-MODEL_DIR = Path(__file__).parent / "model"
+MODEL_DIR = TRAINED_VERIFIER_DIR
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,11 @@ class TrainedScorer:
         self.verifier = verifier
         self.threshold = verifier.calibration.threshold if threshold is None else threshold
         self.heuristic = HeuristicScorer(threads=threads)
+
+    def warm_up(self) -> None:
+        self.verifier.classifier.warm_up()
+        if set(self.verifier.calibration.feature_weights) - set(LEXICAL_FEATURES):
+            self.heuristic.warm_up()
 
     def score(self, premise: str, claim: str) -> float:
         return self.score_batch([(premise, claim)])[0]

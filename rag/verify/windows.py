@@ -5,15 +5,9 @@ a claim is supported when some part of the source supports it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 
-SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n+")
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences by punctuation and line breaks: fast, dependency-free, good enough for windowing."""
-    return [s.strip() for s in SENTENCE_END.split(text) if s and s.strip()]
+from rag.text import sentences
 
 
 def _pieces(sentence: str, max_words: int) -> list[str]:
@@ -29,16 +23,16 @@ def split_windows(premise: str, max_words: int, overlap_sentences: int = 1) -> l
     """
     if len(premise.split()) <= max_words:
         return [premise]
-    sentences = [piece for s in split_sentences(premise) for piece in _pieces(s, max_words)]
+    pieces = [piece for s in sentences(premise) for piece in _pieces(s, max_words)]
     windows: list[str] = []
     start = 0
-    while start < len(sentences):
+    while start < len(pieces):
         end, words = start, 0
-        while end < len(sentences) and (end == start or words + len(sentences[end].split()) <= max_words):
-            words += len(sentences[end].split())
+        while end < len(pieces) and (end == start or words + len(pieces[end].split()) <= max_words):
+            words += len(pieces[end].split())
             end += 1
-        windows.append(" ".join(sentences[start:end]))
-        if end >= len(sentences):
+        windows.append(" ".join(pieces[start:end]))
+        if end >= len(pieces):
             break
         start = max(start + 1, end - overlap_sentences)
     return windows

@@ -12,23 +12,21 @@ tokenised once, sorted by length and batched, so a batch pads to its own longest
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
+import threading
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, get_args
 
 import numpy as np
 
+from rag.config import EmbedderBackend, Settings
 from rag.errors import ModelNotFoundError, RagError
+from rag.exports import exported_model, onnx_session
 from rag.models import force_offline, resolve_model
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
-DEFAULT_BACKEND = "onnx-int8"
-ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+BACKENDS: tuple[str, ...] = get_args(EmbedderBackend)
 
 
 class Runner(Protocol):
@@ -41,10 +39,6 @@ class Runner(Protocol):
     def encode(self, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray: ...
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("RAG_CACHE_DIR", Path.home() / ".cache" / "grounded-rag"))
-
-
 def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise RagError(f"unknown embedder_backend {backend!r}; valid: {', '.join(BACKENDS)}")
@@ -53,8 +47,6 @@ def check_backend(backend: str) -> str:
 
 def default_backend() -> str:
     """The configured backend (RAG_EMBEDDER_BACKEND or the Settings default)."""
-    from rag.config import Settings
-
     return Settings().embedder_backend
 
 
@@ -64,17 +56,23 @@ def normalised(vectors: np.ndarray) -> np.ndarray:
 
 
 class Embedder:
-    """A sentence-transformers model by name, hub id or local path, loaded offline on first use."""
+    """A sentence-transformers model by name, hub id or local path, loaded offline on first use (or at
+    `warm_up()`). `encode` may be called from several threads: calls run one at a time, since a Hugging Face
+    tokenizer's padding and truncation state is not thread-safe."""
 
     def __init__(self, name: str, batch_size: int = 64, threads: int | None = None, backend: str | None = None) -> None:
         self.name = name
         self.batch_size = batch_size
         self.threads = threads
         self.backend = check_backend(backend or default_backend())
+        self._lock = threading.Lock()
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Embedder:
+    def from_settings(cls, settings: Settings) -> Embedder:
         return cls(settings.embedder, settings.embed_batch_size, settings.threads, settings.embedder_backend)
+
+    def warm_up(self) -> None:
+        _ = self.model
 
     @cached_property
     def model(self) -> Runner:
@@ -103,7 +101,8 @@ class Embedder:
     def encode(self, texts: Sequence[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        return self.model.encode(list(texts), self.batch_size, progress)
+        with self._lock:
+            return self.model.encode(list(texts), self.batch_size, progress)
 
 
 class TorchRunner:
@@ -205,120 +204,3 @@ class OnnxRunner:
             feed["token_type_ids"] = padded([types[i] for i in batch], 0) if types else np.zeros_like(mask)
         hidden = self.session.run(None, feed)[0]
         return normalised(pool(hidden, mask, self.pooling))
-
-
-def onnx_session(path: Path, threads: int | None) -> Any:
-    """An ONNX Runtime CPU session whose idle threads yield the cores (they do not spin)."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads or 0
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-# files beside the weights that do not change the exported graph (the verifier's calibration, model cards)
-NOT_WEIGHTS = {"calibration.json"}
-
-
-def export_key(location: str, quantized: bool, head: str = "hidden") -> str:
-    """A cache key that changes with the model files and the exporting libraries."""
-    from importlib.metadata import version
-
-    root = Path(location)
-    listed = root.rglob("*") if root.is_dir() else []
-    files = sorted(p for p in listed if p.is_file() and p.name not in NOT_WEIGHTS and p.suffix != ".md")
-    stamp = [location, version("torch"), version("onnxruntime"), version("onnx"), quantized]
-    stamp += [head] if head != "hidden" else []  # keeps the keys of existing embedder exports
-    stamp += [(p.name, p.stat().st_size, int(p.stat().st_mtime)) for p in files]
-    return hashlib.sha256(repr(stamp).encode()).hexdigest()[:16]
-
-
-def exported_model(location: str, quantized: bool, head: str = "hidden") -> Path:
-    """The cached ONNX file for a model directory, exported (and quantised) on first use.
-
-    head "hidden": the encoder's last hidden state (embedders); "logits": a sequence-classification model's logits.
-    """
-    name = Path(location).name or "model"
-    target = cache_dir() / "onnx" / f"{name}-{export_key(location, quantized, head)}" / "model.onnx"
-    if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent) as work:
-            built = export_onnx(location, Path(work), quantized, head)
-            os.replace(built, target)
-    return target
-
-
-def export_onnx(location: str, work: Path, quantized: bool, head: str = "hidden") -> Path:
-    """Export the transformer to ONNX with fused attention; int8 weights when `quantized`."""
-    from onnxruntime.transformers import optimizer
-
-    raw, fused = work / "raw.onnx", work / "fused.onnx"
-    config = torch_export(location, raw, head)
-    model = optimizer.optimize_model(
-        str(raw), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
-    )
-    model.save_model_to_file(str(fused))
-    if not quantized:
-        return fused
-    return quantize(fused, work / "int8.onnx")
-
-
-def quantize(source: Path, target: Path) -> Path:
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    quantize_dynamic(
-        str(source),
-        str(target),
-        per_channel=True,
-        weight_type=QuantType.QInt8,
-        extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-    )
-    return target
-
-
-HEAD_OUTPUTS = {"hidden": "last_hidden_state", "logits": "logits"}
-
-
-def torch_export(location: str, target: Path, head: str = "hidden") -> Any:
-    """The transformer's head output to ONNX with dynamic batch and length; returns its config."""
-    import warnings
-
-    import torch
-    from transformers import AutoModel, AutoModelForSequenceClassification
-
-    output = HEAD_OUTPUTS[head]
-
-    class HeadOutput(torch.nn.Module):
-        def __init__(self, model: Any) -> None:
-            super().__init__()
-            self.model = model
-
-        def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
-            outputs = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-            return getattr(outputs, output)
-
-    loader = AutoModel if head == "hidden" else AutoModelForSequenceClassification
-    model = loader.from_pretrained(location, attn_implementation="eager", dtype=torch.float32).eval()
-    sample = (
-        torch.ones((2, 8), dtype=torch.int64),
-        torch.ones((2, 8), dtype=torch.int64),
-        torch.zeros((2, 8), dtype=torch.int64),
-    )
-    axes: dict[str, dict[int, str]] = {name: {0: "batch", 1: "tokens"} for name in ONNX_INPUTS}
-    axes[output] = {0: "batch"} if head == "logits" else {0: "batch", 1: "tokens"}
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            HeadOutput(model),
-            sample,
-            str(target),
-            input_names=list(ONNX_INPUTS),
-            output_names=[output],
-            dynamic_axes=axes,
-            opset_version=17,
-            dynamo=False,
-        )
-    return model.config

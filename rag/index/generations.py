@@ -22,10 +22,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
-from ingest.bm25 import BM25Index
-from ingest.store import ChunkStore
-from ingest.vectors import FaissIndex
 from rag.errors import IndexMismatchError, RagError
+from rag.index.bm25 import BM25Index
+from rag.index.store import ChunkStore
+from rag.index.vectors import FaissIndex
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,170 @@
+"""Build the real-documentation eval set from the documentation shipped inside installed Python packages.
+
+The repository holds no third-party text: corpus.json names each document (distribution, version, where its
+text lives, SHA-256 of the text) and questions.jsonl stores gold answers and evidence as character offsets
+plus the SHA-256 of each span. This script extracts the texts from the running interpreter's packages,
+checks every hash, and writes
+
+    DIR/corpus/<doc_id>            the documents, UTF-8 (.md or .txt, so the project's loaders read them)
+    DIR/dev.jsonl, DIR/test.jsonl  the questions in the project's eval-set format
+
+A document whose text differs (usually another version of the package is installed) is skipped with a
+warning, and so is every answerable question that points into it.
+
+Usage: python data/realdocs/build.py --out runs/realdocs
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SPLITS = ("dev", "test")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One corpus document: where its text comes from and what it must hash to."""
+
+    doc_id: str
+    package: str
+    version: str
+    kind: str  # "metadata": long description in the distribution's METADATA; "file": a file in site-packages
+    path: str | None
+    sha256: str
+
+    @classmethod
+    def from_dict(cls, record: dict) -> Entry:
+        return cls(
+            doc_id=record["doc_id"],
+            package=record["package"],
+            version=record["version"],
+            kind=record["kind"],
+            path=record.get("path"),
+            sha256=record["sha256"],
+        )
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def extract_text(package: str, kind: str, path: str | None) -> str:
+    """The document text as installed: the METADATA body, or a file's exact contents (no newline translation)."""
+    dist = metadata.distribution(package)
+    if kind == "metadata":
+        payload = dist.metadata.get_payload()  # type: ignore[attr-defined]  # an email.message.Message
+        return payload if isinstance(payload, str) else ""
+    if kind == "file" and path:
+        return Path(str(dist.locate_file(path))).read_bytes().decode("utf-8")
+    raise ValueError(f"{package}: unknown document kind {kind!r}")
+
+
+def load_text(entry: Entry) -> str | None:
+    """The entry's text if the installed package yields exactly the recorded text, else None (with a warning)."""
+    try:
+        installed = metadata.version(entry.package)
+        text = extract_text(entry.package, entry.kind, entry.path)
+    except (metadata.PackageNotFoundError, OSError, UnicodeDecodeError) as error:
+        warn(f"skipping {entry.doc_id}: {entry.package} {entry.version} expected, not readable here ({error})")
+        return None
+    if sha256(text) != entry.sha256:
+        warn(
+            f"skipping {entry.doc_id}: {entry.package} {entry.version} expected, {installed} installed"
+            " (text hash differs)"
+        )
+        return None
+    return text
+
+
+def span_text(text: str, span: dict) -> str | None:
+    """text[start:end] when its hash matches the recorded one, else None."""
+    piece = text[span["start"] : span["end"]]
+    return piece if sha256(piece) == span["sha256"] else None
+
+
+def materialise(question: dict, texts: dict[str, str]) -> dict | None:
+    """The question in the project's eval format, or None (with a warning) if its gold text is unavailable."""
+    item = {
+        "id": question["id"],
+        "question": question["question"],
+        "answers": [],
+        "gold_doc_ids": [],
+        "gold_sentences": [],
+    }
+    if not question["answerable"]:
+        return item
+    doc_id = question["gold_doc_id"]
+    text = texts.get(doc_id)
+    if text is None:
+        warn(f"skipping question {question['id']}: its document {doc_id} was not written")
+        return None
+    answers = [span_text(text, span) for span in question["answer_spans"]]
+    evidence = [span_text(text, span) for span in question["evidence_spans"]]
+    if not answers or None in answers or None in evidence:
+        warn(f"skipping question {question['id']}: a span in {doc_id} does not match its recorded hash")
+        return None
+    item.update(answers=answers, gold_doc_ids=[doc_id], gold_sentences=evidence)
+    return item
+
+
+def write_jsonl(path: Path, items: list[dict]) -> None:
+    with path.open("w", encoding="utf-8") as out:
+        for item in items:
+            out.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+
+def build(out: Path, corpus_file: Path, questions_file: Path, *, strict: bool = False) -> int:
+    entries = [Entry.from_dict(record) for record in json.loads(corpus_file.read_text(encoding="utf-8"))]
+    texts: dict[str, str] = {}
+    for entry in entries:
+        text = load_text(entry)
+        if text is None:
+            continue
+        target = out / "corpus" / entry.doc_id
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text.encode("utf-8"))
+        texts[entry.doc_id] = text
+
+    questions = [json.loads(line) for line in questions_file.read_text(encoding="utf-8").splitlines() if line.strip()]
+    written: dict[str, list[dict]] = {split: [] for split in SPLITS}
+    for question in questions:
+        item = materialise(question, texts)
+        if item is not None:
+            written[question["split"]].append(item)
+    for split, items in written.items():
+        write_jsonl(out / f"{split}.jsonl", items)
+
+    skipped = len(questions) - sum(len(items) for items in written.values())
+    counts = ", ".join(f"{split} {len(items)}" for split, items in written.items())
+    print(
+        f"realdocs: {len(texts)}/{len(entries)} documents written; questions {counts} ({skipped} skipped) -> {out}",
+        file=sys.stderr,
+    )
+    complete = len(texts) == len(entries) and not skipped
+    return 1 if strict and not complete else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True, help="output directory (created if missing)")
+    parser.add_argument("--corpus", type=Path, default=HERE / "corpus.json", help="corpus manifest")
+    parser.add_argument("--questions", type=Path, default=HERE / "questions.jsonl", help="question set")
+    parser.add_argument("--strict", action="store_true", help="exit with status 1 if anything was skipped")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    return build(args.out, args.corpus, args.questions, strict=args.strict)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

