@@ -16,8 +16,15 @@ from pathlib import Path
 from typing import Any
 
 WORST_ITEMS = 10
-QUALITY_KEYS = ("faithfulness.verifier", "raw.faithfulness.verifier", "citation.recall", "answer.f1")
+QUALITY_KEYS = ("answer.correct", "answer.f1", "citation.recall")
+# metrics the project's own verifier decides about its own output: labelled so in every report
+SELF_JUDGED = ("faithfulness.verifier", "citation.recall", "citation.precision")
 RAW_PREFIX = "raw."
+
+
+def label(name: str) -> str:
+    """A metric's name as reports show it: the verifier's view of its own output says so."""
+    return f"{name} (the verifier's own view)" if name in SELF_JUDGED else name
 
 
 def metric_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -177,7 +184,7 @@ def markdown(summary: dict[str, Any], records: Sequence[dict[str, Any]]) -> str:
         "## Metrics (mean, 95% bootstrap CI, n items)",
         "",
     ]
-    rows = [(k, fmt_value_ci(v), str(v["n"])) for k, v in metric_rows(summary)]
+    rows = [(label(k), fmt_value_ci(v), str(v["n"])) for k, v in metric_rows(summary)]
     lines += md_table(("metric", "value [95% CI]", "n"), rows)
     pairs = raw_vs_verified(summary)
     if pairs:

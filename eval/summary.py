@@ -22,6 +22,7 @@ from rag.errors import InputError
 
 RETRIEVAL_METRICS = (*(f"retrieval.recall@{k}" for k in RECALL_KS), "retrieval.mrr")
 GENERATED_METRICS = (
+    "answer.correct",
     "faithfulness.verifier",
     "faithfulness.ragas",
     "faithfulness.ragas.parse_failure_rate",

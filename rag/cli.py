@@ -6,7 +6,7 @@ to stdout. Heavy libraries are imported inside each command, so `rag --help` sta
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -97,11 +97,13 @@ def ask(
     index: IndexOption = None,
     k: Annotated[int | None, typer.Option("-k", help="passages to retrieve")] = None,
     policy: Annotated[str | None, typer.Option(help="annotate | filter | strict")] = None,
+    composition: Annotated[str | None, typer.Option(help="free | quote | extractive")] = None,
     backend: Annotated[str | None, typer.Option(help="llamacpp | transformers | openai")] = None,
     model: Annotated[str | None, typer.Option(help="GGUF path, model dir or endpoint model name")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
     scorer: Annotated[str | None, typer.Option(help="support scorer: trained | heuristic | nli")] = None,
     mode: Annotated[str | None, typer.Option(help="dense | bm25 | hybrid")] = None,
+    show_removed: Annotated[bool, typer.Option(help="also show the sentences verification withheld")] = False,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -113,6 +115,7 @@ def ask(
         index=index,
         top_k=k,
         policy=policy,
+        composition=composition,
         backend=backend,
         model=model,
         base_url=base_url,
@@ -120,15 +123,42 @@ def ask(
         retrieval_mode=mode,
     )
     pipeline = Pipeline.from_settings(settings)
-    with stderr_console().status("loading models"):
-        pipeline.warm_up()
-    answer = pipeline.ask(question)
+    pipeline.check_question(question)  # a bad question is refused before any model loads
+    answer = answer_with_progress(pipeline, question)
     if as_json:
         emit_json(answer.to_dict())
     else:
         from rag.display import show_answer
 
-        show_answer(answer, stdout_console())
+        show_answer(answer, stdout_console(), show_removed=show_removed)
+
+
+STAGE_NAMES = {
+    "retrieve": "retrieving",
+    "context": "selecting context",
+    "prompt": "building the prompt",
+    "generate": "generating",
+    "verify": "verifying",
+    "select": "choosing the answering sentence",
+}
+
+
+def answer_with_progress(pipeline: Any, question: str) -> Any:
+    """The answer, with the stage it is in (and the tokens generated so far) shown on stderr."""
+    answer = None
+    tokens = 0
+    with stderr_console().status("loading models") as status:
+        pipeline.warm_up()
+        for kind, payload in pipeline.ask_stream(question):
+            if kind == "stage":
+                stage = STAGE_NAMES.get(payload, payload)
+                status.update(stage)
+            elif kind == "token":
+                tokens += 1
+                status.update(f"{stage} ({tokens} tokens)")
+            elif kind == "answer":
+                answer = payload
+    return answer
 
 
 @app.command()

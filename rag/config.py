@@ -24,6 +24,7 @@ ContextMode = Literal["passages", "sentences"]
 GeneratorBackend = Literal["llamacpp", "transformers", "openai"]
 ScorerName = Literal["trained", "heuristic", "nli"]
 PolicyName = Literal["annotate", "filter", "strict"]
+CompositionName = Literal["free", "quote", "extractive"]
 IngestEngine = Literal["local"]
 
 
@@ -71,6 +72,18 @@ class Settings(BaseSettings):
     # prompt reading dominates answer latency on a CPU; bench/ask.py measures these against llama.cpp's defaults
     prompt_batch: int = Field(128, ge=1, description="llamacpp: prompt tokens evaluated per batch")
     flash_attention: bool = Field(True, description="llamacpp: flash attention")
+
+    # answer composition
+    composition: CompositionName = Field(
+        "free", description="free (the generator writes) | quote (it quotes, then answers) | extractive (a quote)"
+    )
+    constrain_output: bool = Field(
+        False,
+        description="llamacpp: a grammar ends every sentence with [n] (free) or holds quotes to the sources (quote)",
+    )
+    generated_support_threshold: float | None = Field(
+        None, description="support a generated sentence needs (default: the scorer's threshold, as for quotes)"
+    )
 
     # verification
     scorer: ScorerName = Field("trained", description="support scorer: trained | heuristic | nli")

@@ -35,6 +35,11 @@ STRATEGIES: Mapping[str, Mapping[str, str]] = {
         "passages": "rag.generation.context:WholePassages",
         "sentences": "rag.generation.context:RelevantSentences",
     },
+    "composition": {
+        "free": "rag.compose.free:compose_free",
+        "quote": "rag.compose.quote:compose_quote",
+        "extractive": "rag.compose.extractive:compose_extractive",
+    },
     "policy": {
         "annotate": "rag.verify.policies:annotate",
         "filter": "rag.verify.policies:keep_supported",

@@ -168,7 +168,8 @@ def test_reports_highlight_unsupported_sentences_and_embed_plots(dataset: Path, 
     assert "src='http" not in report_html  # self-contained
     report_md = (tmp_path / "run" / "report.md").read_text()
     assert "~~It had ten stations.[2]~~" in report_md
-    assert "| faithfulness.verifier | 1.000 [1.000, 1.000] | 1 |" in report_md
+    assert "| faithfulness.verifier (the verifier's own view) | 1.000 [1.000, 1.000] | 1 |" in report_md
+    assert "| answer.correct | 0.667 [0.000, 1.000] | 3 |" in report_md
 
 
 def test_resume_does_no_work_for_cached_items(dataset: Path, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from rag import registry
 from rag.config import (
+    CompositionName,
     ContextMode,
     GeneratorBackend,
     IngestEngine,
@@ -28,6 +29,7 @@ SETTING_KINDS = {
     "retrieval mode": RetrievalMode,
     "context": ContextMode,
     "policy": PolicyName,
+    "composition": CompositionName,
     "engine": IngestEngine,
 }
 

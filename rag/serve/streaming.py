@@ -1,5 +1,6 @@
-"""Server-sent events of an answer being made: `passages`, then `token`s as generated, then the verified
-`answer` (or an `error`). The pipeline's event iterator runs on a lane and hands its events to the response."""
+"""Server-sent events of an answer being made: `stage` as each stage starts, `passages`, then `token`s as
+generated, then the verified `answer` (or an `error`). The pipeline's event iterator runs on a lane and hands its
+events to the response."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ def event(kind: str, payload: Any) -> dict[str, str]:
         data: Any = {"passages": passages_json(payload)}
     elif kind == "token":
         data = {"text": payload}
+    elif kind == "stage":
+        data = {"stage": payload}
     elif kind == "answer":
         data = payload.to_dict()
     else:

@@ -95,6 +95,8 @@ function handleEvent(kind, data) {
     state.passages = data.passages;
     renderSources();
     setStatus(data.passages.length ? "Generating…" : "Nothing relevant retrieved.");
+  } else if (kind === "stage") {
+    setStatus(STAGES[data.stage] || `${data.stage}…`);
   } else if (kind === "token") {
     $("draft").hidden = false;
     $("draft-text").textContent += data.text;
@@ -109,11 +111,21 @@ function handleEvent(kind, data) {
 
 // ---------------------------------------------------------------------------------------------- answer
 
+const STAGES = {
+  retrieve: "Retrieving…",
+  context: "Selecting context…",
+  prompt: "Building the prompt…",
+  generate: "Generating…",
+  verify: "Verifying…",
+  select: "Choosing the answering sentence…",
+};
+
 function resetResult() {
   Object.assign(state, { passages: [], answer: null });
   $("result").hidden = false;
   for (const id of ["draft", "verified", "quote", "abstention", "removed", "raw-box"]) $(id).hidden = true;
-  for (const id of ["draft-text", "answer", "answer-badges", "flagged-list", "sources", "timings", "raw-answer"]) {
+  $("closest-box").hidden = true;
+  for (const id of ["draft-text", "answer", "answer-badges", "flagged-list", "sources", "timings", "raw-answer", "closest-list"]) {
     $(id).replaceChildren();
   }
   $("show-removed").checked = false;
@@ -130,6 +142,11 @@ function renderAnswer(answer) {
   if (answer.abstained) {
     $("abstain-text").textContent = answer.answer;
     $("abstain-reason").textContent = answer.abstain_reason || "no reason given";
+    const closest = answer.closest || [];
+    $("closest-box").hidden = closest.length === 0;
+    $("closest-list").replaceChildren(
+      ...closest.map((c) => el("li", {}, `${c.quote} `, citeButton(c), el("span", { className: "support", textContent: `answer score ${c.support}` }))),
+    );
   }
   const shown = answer.abstained ? [] : answer.sentences.filter((s) => s.supported);
   $("answer").replaceChildren(...shown.flatMap((s) => [sentenceNode(s), " "]));
@@ -143,8 +160,9 @@ function renderBadges(answer) {
   if (answer.abstained) badges.push(el("span", { className: "badge abstained", textContent: "abstained" }));
   else badges.push(el("span", { className: "badge verified", textContent: "verified" }));
   if (answer.extractive) {
-    badges.push(el("span", { className: "badge extractive", textContent: "quoted from a source", title: "generation failed; the closest source sentence is quoted instead" }));
+    badges.push(el("span", { className: "badge extractive", textContent: "quoted from a source", title: "the source sentence that answers the question, word for word" }));
   }
+  badges.push(el("span", { className: "muted", textContent: ` composition: ${answer.composition}` }));
   badges.push(el("span", { className: "muted", textContent: ` policy: ${answer.policy}` }));
   $("answer-badges").replaceChildren(...badges);
 }
@@ -162,6 +180,8 @@ function sentenceNode(sentence) {
   if (!sentence.supported) {
     node.title = `not supported by the sources (support ${sentence.support})`;
   }
+  const label = sentence.status === "quoted" ? "quoted" : `support ${sentence.support}`;
+  node.append(el("span", { className: "support", textContent: label }));
   return node;
 }
 
