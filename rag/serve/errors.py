@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.errors import InputError, QuestionTooLong, RagError
-from rag.serve.lanes import Busy, RequestTimeout
+from rag.serve.lanes import Busy, ClientGone, RequestTimeout, ShuttingDown
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,10 @@ def describe(error: BaseException) -> tuple[int, str]:
         return 429, str(error)
     if isinstance(error, RequestTimeout):
         return 504, str(error)
+    if isinstance(error, ShuttingDown):
+        return 503, str(error)
+    if isinstance(error, ClientGone):
+        return 499, str(error)
     log.error("unexpected error", exc_info=error)
     return 500, "internal error (logged on the server)"
 
@@ -53,5 +57,5 @@ async def on_invalid(request: Request, error: RequestValidationError) -> JSONRes
 def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_invalid)  # type: ignore[arg-type]
-    for kind in (RagError, Busy, RequestTimeout, Exception):
+    for kind in (RagError, Busy, RequestTimeout, ShuttingDown, ClientGone, Exception):
         app.add_exception_handler(kind, on_error)
