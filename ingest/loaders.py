@@ -8,14 +8,18 @@ text and so many seconds, past which it is skipped with the setting named; its c
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from rag import registry
 from rag.errors import Cancelled, RagError
@@ -87,22 +91,68 @@ def load(path: Path, doc_id: str, budget: Budget | None = None) -> Iterator[Docu
     return loader(path, doc_id, budget or Budget())
 
 
+# A byte-order mark names its encoding; the UTF-32 ones first, since UTF-32 LE's begins with UTF-16 LE's.
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+ENCODING_CHAOS_MARGIN = 0.01  # charset-normalizer decodings this close to the best one count as ties
+
+
 def decode(data: bytes, path: Path) -> str:
-    """Bytes to text: UTF-8 when valid, else the detected charset, else UTF-8 with replacement (logged)."""
+    """Bytes to text: the encoding a BOM names, else UTF-8 when valid, else the encoding charset-normalizer
+    detects; SkipFile for binary content or bytes no encoding makes credible text of."""
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as error:
+                raise SkipFile(f"not valid {encoding.upper()} although it starts with its byte-order mark") from error
     if b"\x00" in data[:BINARY_SNIFF_BYTES]:
         raise SkipFile("binary content")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    best = detected(data)
+    if best is None:
+        raise SkipFile("no credible text encoding: not UTF-8, and no charset decodes it as text")
+    log.warning("%s is not UTF-8; decoded as %s", path, best.encoding)
+    return str(best)
+
+
+def detected(data: bytes) -> Any:
+    """charset-normalizer's best decoding of `data` (None when none is credible). Single-byte charsets often
+    tie (Latin-1's ø is cp1250's ř); a tie goes to the decoding whose non-ASCII characters its language
+    frequency tables say are most used by some language."""
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is not None:
-        log.warning("%s is not UTF-8; decoded as %s", path, best.encoding)
-        return str(best)
-    log.warning("%s: undetectable encoding; undecodable bytes replaced", path)
-    return data.decode("utf-8", errors="replace")
+    matches = from_bytes(data)
+    best = matches.best()
+    if best is None:
+        return None
+    tied = [m for m in matches if m.chaos <= best.chaos + ENCODING_CHAOS_MARGIN]
+    return max(tied, key=lambda m: (letters_fit(str(m)), m.coherence))
+
+
+@cache
+def common_letters() -> list[frozenset[str]]:
+    """Per language, the letters charset-normalizer's frequency tables list as most used."""
+    from charset_normalizer.constant import FREQUENCIES
+
+    return [frozenset(letters) for letters in FREQUENCIES.values()]
+
+
+def letters_fit(text: str) -> float:
+    """The largest share of the non-ASCII characters of `text` that one language uses often (1 when none)."""
+    foreign = Counter(c.lower() for c in text if ord(c) > 127)
+    total = sum(foreign.values())
+    if not total:
+        return 1.0
+    return max(sum(n for c, n in foreign.items() if c in common) for common in common_letters()) / total
 
 
 def read_text(path: Path, budget: Budget) -> str:
