@@ -85,6 +85,9 @@ def search(
     if as_json:
         emit_json(hits)
         return
+    if not hits:
+        stderr_console().print(f"no passage of {settings.index} matches the query (mode {settings.retrieval_mode})")
+        return
     from rich.table import Table
 
     table = Table("n", "score", "doc", "text", show_lines=True)
@@ -124,6 +127,7 @@ def ask(
         retrieval_mode=mode,
     )
     pipeline = Pipeline.from_settings(settings)
+    pipeline.check_question(question)  # a bad question is refused before the models load
     with stderr_console().status("loading models"):
         pipeline.warm_up()
     answer = pipeline.ask(question)

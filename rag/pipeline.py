@@ -26,7 +26,7 @@ from rag.generation.prompt import build_prompt
 from rag.index.embedding import Embedder
 from rag.records import Answer, Citation, Claim, Passage, Sentence, Verdict
 from rag.retrieval.retriever import IndexRetriever, Retriever
-from rag.text import numbers
+from rag.text import numbers, utf8_problem
 from rag.verify.claims import checkable, draft_claims
 from rag.verify.policies import Policy, render
 from rag.verify.scoring import load_scorer
@@ -40,10 +40,14 @@ Event = tuple[str, Any]
 
 
 def validate_question(question: str, max_chars: int) -> str:
-    """The question stripped; InputError when it is empty, QuestionTooLong when over `max_chars`."""
+    """The question stripped; InputError when it is empty or not valid Unicode, QuestionTooLong when over
+    `max_chars`."""
     question = question.strip()
     if not question:
         raise InputError("the question is empty")
+    problem = utf8_problem(question)
+    if problem:
+        raise InputError(f"the question is not valid text: {problem}; send UTF-8")
     if len(question) > max_chars:
         raise QuestionTooLong(
             f"the question has {len(question)} characters; the limit is {max_chars} (setting max_question_chars)"

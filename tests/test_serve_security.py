@@ -3,7 +3,11 @@ writes (CSRF), DNS rebinding, bodies judged before they are read, uploads left b
 
 from __future__ import annotations
 
+import re
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +25,9 @@ from rag.fakes import HashingEmbedder, fake_pipeline
 from rag.index.generations import try_lock
 from rag.serve import create_app
 from rag.serve.app import serve_in_thread
+
+from .conftest import REPO
+from .test_serve_api import sse
 
 QUESTION = "When did the railway open?"
 FOREIGN = "http://attacker.example"
@@ -222,3 +229,140 @@ def wait_until(condition: Any, timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached in time"
         time.sleep(0.02)
+
+
+def test_work_stops_when_the_client_goes_away(settings: Settings, tokenizer: Any, tmp_path: Path) -> None:
+    parent, embedder = tmp_path / "uploads", HeldEmbedder(tokenizer)
+    with serving(settings, allow_ingest=True, ingest_embedder=embedder, upload_dir=parent) as client:
+        with pytest.raises(httpx.ReadTimeout):  # the client gives up and closes the connection
+            client.post("/ingest", files=planted_upload(), headers=WRITE, timeout=httpx.Timeout(30, read=1))
+        wait_until(lambda: client.get("/stats").json()["lanes"]["ingest"]["stopped"] == 1)
+        embedder.release.set()
+        wait_until(lambda: client.get("/stats").json()["lanes"]["ingest"]["running"] == 0)
+        assert upload_folders(parent) == []
+    assert not (settings.index / "CURRENT").exists(), "the abandoned ingest was not swapped in"
+
+
+# ------------------------------------------------------------------------------------ bad text
+
+
+def test_text_that_is_not_unicode_is_a_json_error(settings: Settings, fake_embedder: Any) -> None:
+    with serving(settings, allow_ingest=True, ingest_embedder=fake_embedder) as client:
+        json_type = {"Content-Type": "application/json"}
+        for path in ("/ask", "/ask/stream"):
+            lone = client.post(path, content=b'{"question": "\\ud800 mayor"}', headers=json_type)
+            assert lone.status_code == 422 and "not valid" in lone.json()["error"]
+        assert client.get("/search", params={"q": "\ud800 mayor".encode("utf-8", "surrogatepass")}).status_code != 500
+        statuses = {}
+        for name in (b"nul\x00.txt", b"tab\t.txt", b"caf\xe9\xff.txt"):
+            body = PART.replace(b'filename="big.txt"', b'filename="' + name + b'"') + b"Some text.\r\n--xyz--\r\n"
+            headers = {**WRITE, "Content-Type": "multipart/form-data; boundary=xyz"}
+            statuses[name] = client.post("/ingest", content=body, headers=headers)
+    assert [r.status_code for r in statuses.values()][:2] == [422, 422]
+    assert all("file name" in r.json()["error"] for r in list(statuses.values())[:2])
+    latin = statuses[b"caf\xe9\xff.txt"]  # multipart names that are not UTF-8 are read as Latin-1
+    assert latin.status_code == 200 and latin.json()["files"] == ["uploads/caf\xe9\xff.txt"]
+
+
+# ------------------------------------------------------------------------------------ what answers show
+
+
+def test_answers_show_no_server_paths(settings: Settings, fake_embedder: Any, corpus: Path, tmp_path: Path) -> None:
+    from ingest.pipeline import Ingestor
+    from rag.retrieval.retriever import IndexRetriever
+
+    Ingestor(settings, embedder=fake_embedder).run([corpus], settings.index)
+    pipeline = fake_pipeline(settings).with_parts(retriever=IndexRetriever(settings.index, fake_embedder, settings))
+    with serving(settings, pipeline, allow_ingest=True, ingest_embedder=fake_embedder) as client:
+        assert client.post("/ingest", files=planted_upload(), headers=WRITE).status_code == 200
+        assert client.get("/documents/sub/gamma.html").json()["source"] == "sub/gamma.html"
+        assert client.get("/documents/uploads/planted.txt").json()["source"] == "uploads/planted.txt"
+        stats = client.get("/stats")
+        assert stats.json()["index"]["name"] == "index"
+        for response in (stats, client.get("/documents/sub/gamma.html"), client.get("/documents/uploads/planted.txt")):
+            assert str(tmp_path) not in response.text and "/tmp" not in response.text
+
+
+def test_the_api_docs_load_nothing_from_outside(settings: Settings) -> None:
+    with serving(settings) as client:
+        page = client.get("/docs")
+        assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+        assert "https://" not in page.text and "http://" not in page.text
+        assets = re.findall(r'(?:src|href)="(/[^"]+)"', page.text)
+        assert len(assets) >= 3 and all(client.get(asset).status_code == 200 for asset in assets)
+        assert client.get("/redoc").status_code == 404
+
+
+# ------------------------------------------------------------------------------------------- shutdown
+
+SERVER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+import uvicorn
+from transformers import AutoTokenizer
+from rag.config import Settings
+from rag.fakes import HashingEmbedder, fake_pipeline
+from rag.models import resolve_model
+from rag.serve import create_app
+import ingest.pipeline
+ingest.pipeline.EMBED_BATCH_CHUNKS = 1
+
+class Slow(HashingEmbedder):
+    def encode(self, texts, progress=False):
+        time.sleep(0.5)
+        return super().encode(texts)
+
+settings = Settings(index=Path({index!r}))
+embedder = Slow(AutoTokenizer.from_pretrained(resolve_model("embedder", "all-MiniLM-L6-v2")))
+app = create_app(settings, fake_pipeline(settings, delay_s=0.3), allow_ingest=True, ingest_embedder=embedder,
+                 upload_dir=Path({uploads!r}))
+uvicorn.run(app, host="127.0.0.1", port={port}, log_level="warning", timeout_graceful_shutdown=2)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stream_events(base: str) -> list[tuple[str, Any]]:
+    with httpx.Client(base_url=base, timeout=60) as client:
+        return sse(client.post("/ask/stream", json={"question": QUESTION}).text)
+
+
+def test_shutdown_tells_streams_and_leaves_nothing_behind(settings: Settings, tmp_path: Path) -> None:
+    """SIGTERM while one answer streams, another waits in the queue and an upload is being ingested: both
+    streams end with an `error` event (503), and the upload's folder and staging are gone once it exits."""
+    port, uploads = free_port(), tmp_path / "uploads"
+    script = SERVER.format(repo=str(REPO), index=str(settings.index), uploads=str(uploads), port=port)
+    server = subprocess.Popen([sys.executable, "-c", script])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: reachable(base), timeout=120)
+        with ThreadPoolExecutor(3) as pool, httpx.Client(base_url=base, timeout=60) as client:
+            notes = [(f"note{n}.txt", f"Note {n} about the coast.".encode(), "text/plain") for n in range(15)]
+            upload = [("files", note) for note in notes]
+            ingesting = pool.submit(client.post, "/ingest", files=upload, headers=WRITE)
+            streams = [pool.submit(stream_events, base) for _ in range(2)]
+            lanes = lambda: client.get("/stats").json()["lanes"]  # noqa: E731
+            wait_until(lambda: lanes()["generation"]["waiting"] == 1 and lanes()["ingest"]["running"] == 1)
+            server.send_signal(signal.SIGTERM)
+            endings = [future.result()[-1] for future in streams]
+            assert ingesting.result().status_code == 503 and "shutting down" in ingesting.result().json()["error"]
+        assert server.wait(timeout=60) in (0, -signal.SIGTERM)  # uvicorn ends by re-raising the signal
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert [(kind, data["status"]) for kind, data in endings] == [("error", 503), ("error", 503)]
+    assert "shutting down" in endings[0][1]["error"]
+    assert upload_folders(uploads) == [] and not list(uploads.glob("*.lock"))
+    assert not (settings.index / "CURRENT").exists() and not list(settings.index.glob(".staging-*"))
+
+
+def reachable(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

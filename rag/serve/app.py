@@ -49,7 +49,7 @@ def create_app(
         await run_in_threadpool(sweep_uploads, upload_parent(options))
         await run_in_threadpool(answerer.warm_up)
         yield
-        app.state.service.close()
+        await run_in_threadpool(app.state.service.close)  # waits for stopped work; the loop keeps serving
 
     app = FastAPI(
         title="grounded-rag",

@@ -9,7 +9,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.errors import InputError, QuestionTooLong, RagError
+from rag.errors import (
+    Cancelled,
+    IndexDamagedError,
+    IndexLockedError,
+    IndexWriteError,
+    InputError,
+    QuestionTooLong,
+    RagError,
+)
 from rag.serve.lanes import Busy, ClientGone, RequestTimeout, ShuttingDown
 
 log = logging.getLogger(__name__)
@@ -21,6 +29,12 @@ def describe(error: BaseException) -> tuple[int, str]:
         return 413, str(error)
     if isinstance(error, InputError):
         return 422, str(error)
+    if isinstance(error, IndexLockedError):
+        return 409, str(error)
+    if isinstance(error, IndexDamagedError | IndexWriteError):
+        return 503, str(error)
+    if isinstance(error, Cancelled):
+        return 499, str(error)
     if isinstance(error, RagError):
         return 400, str(error)
     if isinstance(error, Busy):

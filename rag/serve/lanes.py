@@ -13,7 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +71,7 @@ class Lane:
         self._lock = threading.Lock()
         self._jobs: set[Job] = set()
         self.closing = False
-        self.in_flight = self.running = self.completed = self.rejected = self.timeouts = 0
+        self.in_flight = self.running = self.completed = self.rejected = self.timeouts = self.stopped = 0
         self.mean_s = 0.0
 
     def full(self) -> bool:
@@ -93,10 +93,11 @@ class Lane:
             if after is not None:
                 after()
             raise refusal
-        job = Job(self.executor.submit(self._timed, fn, stop := threading.Event()), stop)
+        job = Job(self.executor.submit(self._timed, fn, stop := threading.Event(), after), stop)
         with self._lock:
             self._jobs.add(job)
-        job.future.add_done_callback(lambda _: self._finished(job, after))
+        # work that ran cleans up before its future completes; work dropped from the queue, when it is dropped
+        job.future.add_done_callback(lambda future: self._finished(job, after if future.cancelled() else None))
         return job
 
     async def run(
@@ -107,7 +108,8 @@ class Lane:
         gone: Callable[[], Awaitable[Any]] | None = None,
     ) -> Any:
         """`fn(stop)` on the lane. Past `timeout_s` RequestTimeout; once `gone()` returns (the client has
-        disconnected) ClientGone. Whenever this returns or raises, the work is finished or told to stop."""
+        disconnected) ClientGone; when the server cancels the request (shutting down) ShuttingDown, so the
+        client gets a 503. Whenever this returns or raises, the work is finished or told to stop."""
         job = self.submit(fn, after)
         waiting = asyncio.wrap_future(job.future)
         watcher = asyncio.ensure_future(gone()) if gone is not None else None
@@ -120,8 +122,14 @@ class Lane:
                 raise ClientGone()
             self.timed_out()
             raise RequestTimeout(timeout_s)
+        except asyncio.CancelledError:
+            raise ShuttingDown() from None
         finally:
+            if not job.future.done():
+                with self._lock:
+                    self.stopped += 1
             job.cancel()
+            waiting.cancel()  # its result no longer matters (nor is an exception it ends with logged)
             if watcher is not None:
                 watcher.cancel()
 
@@ -133,13 +141,15 @@ class Lane:
         """Seconds until a slot is likely free: the queue ahead times the mean duration, 1 to 60."""
         return min(60, max(1, math.ceil(self.mean_s * (self.in_flight + 1) / self.workers)))
 
-    def _timed(self, fn: Work, stop: threading.Event) -> Any:
+    def _timed(self, fn: Work, stop: threading.Event, after: Callable[[], None] | None) -> Any:
         with self._lock:
             self.running += 1
         started = time.perf_counter()
         try:
             return fn(stop)
         finally:
+            if after is not None:
+                after()
             with self._lock:
                 self.running -= 1
                 self.mean_s = 0.8 * self.mean_s + 0.2 * (time.perf_counter() - started)
@@ -162,14 +172,17 @@ class Lane:
                 "completed": self.completed,
                 "rejected": self.rejected,
                 "timeouts": self.timeouts,
+                "stopped": self.stopped,  # told to stop before it had finished: timeout, client gone, shutdown
                 "mean_seconds": round(self.mean_s, 4),
             }
 
-    def close(self) -> None:
-        """Refuse new work, drop what is queued and tell what runs to stop."""
+    def close(self, grace_s: float = 30.0) -> None:
+        """Refuse new work, drop what is queued, tell what runs to stop, and wait up to `grace_s` for it to
+        stop (and clean up after itself) before the process exits."""
         with self._lock:
             self.closing = True
             jobs = list(self._jobs)
         for job in jobs:
             job.cancel()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        wait([job.future for job in jobs], timeout=grace_s)

@@ -129,16 +129,27 @@ async def stats(service: ServiceDep) -> dict[str, Any]:
     return await run_in_threadpool(_stats, service)
 
 
+def public_name(model: str | None) -> str | None:
+    """A model's name as the service shows it: a local path only by its last part (how the server's disk is
+    laid out is not the client's business)."""
+    if model is None or not (model.startswith(("/", "~", ".")) or Path(model).exists()):
+        return model
+    return Path(model).name
+
+
 def _stats(service: Service) -> dict[str, Any]:
     s = service.settings
+    index = service.holder.current().index_stats()
+    if "embedder" in index.get("manifest", {}):
+        index["manifest"] = {**index["manifest"], "embedder": public_name(index["manifest"]["embedder"])}
     return {
-        "index": {"path": str(s.index), **service.holder.current().index_stats()},
+        "index": {"name": s.index.name, **index},
         "models": {
-            "embedder": s.embedder,
+            "embedder": public_name(s.embedder),
             "backend": s.backend,
-            "model": s.model,
+            "model": public_name(s.model),
             "scorer": s.scorer,
-            "reranker": s.reranker,
+            "reranker": public_name(s.reranker),
         },
         "defaults": {
             "top_k": s.top_k,
