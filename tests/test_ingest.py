@@ -312,3 +312,17 @@ def test_links_and_names_that_cannot_be_loaded_say_why(corpus: Path, tmp_path: P
     assert reasons["gone.txt"].startswith("broken symlink") and "not followed" in reasons["up"]
     assert "not valid UTF-8" in reasons[os.fsdecode(b"caf\xe9.txt")]
     assert report.added == 3
+
+
+@pytest.mark.slow
+def test_rag_ingest_of_an_empty_folder_warns(tmp_path: Path) -> None:
+    """The command says it kept nothing, and why (it loads the default embedder to build the index)."""
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(app, ["ingest", str(empty), "--index", str(tmp_path / "idx")])
+    assert result.exit_code == 0, result.output
+    assert "warning: no files found under" in " ".join(result.stderr.split())
