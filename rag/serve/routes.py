@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from rag.config import PolicyName, RetrievalMode
 from rag.pipeline import validate_question
 from rag.records import Answer
+from rag.serve.lanes import ClientGone, ShuttingDown
 from rag.serve.service import API_KEY_HEADER, Service, ServiceDep
 from rag.serve.streaming import Events, EventStream, passages_json, until_stopped
 from rag.serve.uploads import UPLOAD_FOLDER, UploadFolder, ingest_folder, save_uploads, sweep_uploads, upload_parent
@@ -70,10 +71,12 @@ def final_answer(events: Events) -> Answer | None:
 async def ask(body: AskBody, service: ServiceDep, request: Request) -> dict[str, Any]:
     question = checked(body.question, service)
 
-    def work(stop: threading.Event) -> dict[str, Any] | None:
+    def work(stop: threading.Event) -> dict[str, Any]:
         events = service.holder.current().ask_stream(question, k=body.k, policy=body.policy)
         answer = final_answer(until_stopped(events, stop))
-        return answer.to_dict() if answer is not None else None
+        if answer is None:  # stopped: whoever waited has gone, unless the server is closing
+            raise ShuttingDown() if service.generation.closing else ClientGone()
+        return answer.to_dict()
 
     return await service.generation.run(service.options.timeout_s, work, gone=partial(disconnected, request))
 
