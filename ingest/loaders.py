@@ -2,24 +2,30 @@
 with page and heading sections.
 
 Unknown types, empty, binary, oversized or corrupt files raise SkipFile with a reason the ingest report
-shows; nothing here ever aborts a whole run.
+shows; nothing here ever aborts a whole run. Each document is loaded within a Budget: so many characters of
+text and so many seconds, past which it is skipped with the setting named; its cancel event stops the run.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import re
+import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from rag import registry
-from rag.errors import RagError
+from rag.errors import Cancelled, RagError
 from rag.records import Document, Section
 
 log = logging.getLogger(__name__)
-
-Loader = Callable[[Path, str], Iterator[Document]]
 
 BINARY_SNIFF_BYTES = 8192
 MARKDOWN_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
@@ -31,6 +37,41 @@ class SkipFile(RagError):
     """A file (or record) that cannot be ingested, with the reason."""
 
 
+@dataclass
+class Budget:
+    """What loading and chunking one document may cost: characters of extracted text (setting
+    max_document_chars) and seconds (max_file_seconds), each a SkipFile naming the setting when passed; a set
+    `cancel` event stops the whole ingest (Cancelled). `start()` begins the next document's budget."""
+
+    max_chars: int | None = None
+    max_seconds: float | None = None
+    cancel: threading.Event | None = None
+    chars: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def start(self) -> None:
+        self.chars, self.started = 0, time.monotonic()
+
+    def charge(self, chars: int) -> None:
+        """Count `chars` more characters of text."""
+        self.chars += chars
+        if self.max_chars is not None and self.chars > self.max_chars:
+            raise SkipFile(f"more than max_document_chars={self.max_chars} characters of text")
+        self.check()
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("the ingest was cancelled; the live index is unchanged")
+
+    def check(self) -> None:
+        self.check_cancel()
+        if self.max_seconds is not None and time.monotonic() - self.started > self.max_seconds:
+            raise SkipFile(f"took more than max_file_seconds={self.max_seconds:g} s to load and chunk")
+
+
+Loader = Callable[[Path, str, Budget], Iterator[Document]]
+
+
 def suffix_of(path: Path) -> str:
     return path.suffix.lower().lstrip(".")
 
@@ -39,7 +80,7 @@ def supported_suffixes() -> list[str]:
     return registry.names("loader")
 
 
-def load(path: Path, doc_id: str) -> Iterator[Document]:
+def load(path: Path, doc_id: str, budget: Budget | None = None) -> Iterator[Document]:
     """Documents from one file, its loader chosen by suffix from rag.registry; SkipFile for anything unloadable."""
     suffix = suffix_of(path)
     if suffix not in supported_suffixes():
@@ -47,29 +88,76 @@ def load(path: Path, doc_id: str) -> Iterator[Document]:
     if path.stat().st_size == 0:
         raise SkipFile("empty file")
     loader: Loader = registry.resolve("loader", suffix)
-    return loader(path, doc_id)
+    return loader(path, doc_id, budget or Budget())
+
+
+# A byte-order mark names its encoding; the UTF-32 ones first, since UTF-32 LE's begins with UTF-16 LE's.
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+ENCODING_CHAOS_MARGIN = 0.01  # charset-normalizer decodings this close to the best one count as ties
 
 
 def decode(data: bytes, path: Path) -> str:
-    """Bytes to text: UTF-8 when valid, else the detected charset, else UTF-8 with replacement (logged)."""
+    """Bytes to text: the encoding a BOM names, else UTF-8 when valid, else the encoding charset-normalizer
+    detects; SkipFile for binary content or bytes no encoding makes credible text of."""
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError as error:
+                raise SkipFile(f"not valid {encoding.upper()} although it starts with its byte-order mark") from error
     if b"\x00" in data[:BINARY_SNIFF_BYTES]:
         raise SkipFile("binary content")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    best = detected(data)
+    if best is None:
+        raise SkipFile("no credible text encoding: not UTF-8, and no charset decodes it as text")
+    log.warning("%s is not UTF-8; decoded as %s", path, best.encoding)
+    return str(best)
+
+
+def detected(data: bytes) -> Any:
+    """charset-normalizer's best decoding of `data` (None when none is credible). Single-byte charsets often
+    tie (Latin-1's ø is cp1250's ř); a tie goes to the decoding whose non-ASCII characters its language
+    frequency tables say are most used by some language."""
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data).best()
-    if best is not None:
-        log.warning("%s is not UTF-8; decoded as %s", path, best.encoding)
-        return str(best)
-    log.warning("%s: undetectable encoding; undecodable bytes replaced", path)
-    return data.decode("utf-8", errors="replace")
+    matches = from_bytes(data)
+    best = matches.best()
+    if best is None:
+        return None
+    tied = [m for m in matches if m.chaos <= best.chaos + ENCODING_CHAOS_MARGIN]
+    return max(tied, key=lambda m: (letters_fit(str(m)), m.coherence))
 
 
-def read_text(path: Path) -> str:
+@cache
+def common_letters() -> list[frozenset[str]]:
+    """Per language, the letters charset-normalizer's frequency tables list as most used."""
+    from charset_normalizer.constant import FREQUENCIES
+
+    return [frozenset(letters) for letters in FREQUENCIES.values()]
+
+
+def letters_fit(text: str) -> float:
+    """The largest share of the non-ASCII characters of `text` that one language uses often (1 when none)."""
+    foreign = Counter(c.lower() for c in text if ord(c) > 127)
+    total = sum(foreign.values())
+    if not total:
+        return 1.0
+    return max(sum(n for c, n in foreign.items() if c in common) for common in common_letters()) / total
+
+
+def read_text(path: Path, budget: Budget) -> str:
     text = decode(path.read_bytes(), path)
+    budget.charge(len(text))
     if not text.strip():
         raise SkipFile("no text content")
     return text
@@ -83,8 +171,8 @@ def build_document(doc_id: str, path: Path, text: str, title: str, sections: lis
     return Document(doc_id=doc_id, text=text, title=title, source=str(path), sections=tuple(sections))
 
 
-def load_txt(path: Path, doc_id: str) -> Iterator[Document]:
-    yield build_document(doc_id, path, read_text(path), title_from_path(path), [])
+def load_txt(path: Path, doc_id: str, budget: Budget) -> Iterator[Document]:
+    yield build_document(doc_id, path, read_text(path, budget), title_from_path(path), [])
 
 
 def markdown_sections(text: str) -> list[Section]:
@@ -98,18 +186,18 @@ def markdown_sections(text: str) -> list[Section]:
     return sections
 
 
-def load_markdown(path: Path, doc_id: str) -> Iterator[Document]:
-    text = read_text(path)
+def load_markdown(path: Path, doc_id: str, budget: Budget) -> Iterator[Document]:
+    text = read_text(path, budget)
     sections = markdown_sections(text)
     title = sections[0].heading[0] if sections else title_from_path(path)
     yield build_document(doc_id, path, text, title, sections)
 
 
-def load_html(path: Path, doc_id: str) -> Iterator[Document]:
+def load_html(path: Path, doc_id: str, budget: Budget) -> Iterator[Document]:
     """Visible text of the page's main content, one block per paragraph, headings kept as sections."""
     from selectolax.lexbor import LexborHTMLParser
 
-    tree = LexborHTMLParser(read_text(path))
+    tree = LexborHTMLParser(decode(path.read_bytes(), path))
     title_node = tree.css_first("title")
     for node in tree.css(HTML_DROPPED):
         node.decompose()
@@ -128,6 +216,7 @@ def load_html(path: Path, doc_id: str) -> Iterator[Document]:
             sections.append(Section(start=offset, heading=tuple(h for _, h in stack)))
         parts.append(block)
         offset += len(block) + 2
+        budget.charge(len(block) + 2)
     text = "\n\n".join(parts)
     if not text.strip():
         raise SkipFile("no visible text in HTML")
@@ -149,18 +238,23 @@ def _inside_block(node: object) -> bool:
     return False
 
 
-def load_pdf(path: Path, doc_id: str) -> Iterator[Document]:
-    """Text of every page, pages separated by blank lines, each page a section with its number."""
+def load_pdf(path: Path, doc_id: str, budget: Budget) -> Iterator[Document]:
+    """Text of every page, pages separated by blank lines, each page a section with its number. The text is
+    counted against the budget as pypdf extracts it, so a small file that expands to millions of characters
+    is stopped within the page that passes the limit."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
+
+    def counted(text: str, *_: object) -> None:
+        budget.charge(len(text))
 
     try:
         reader = PdfReader(path)
         if reader.is_encrypted:
             raise SkipFile("encrypted PDF")
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
+        pages = [(page.extract_text(visitor_text=counted) or "").strip() for page in reader.pages]
         metadata_title = (reader.metadata.title if reader.metadata else None) or ""
-    except SkipFile:
+    except RagError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
         raise SkipFile(f"unreadable PDF: {exc}") from exc
@@ -178,21 +272,24 @@ def load_pdf(path: Path, doc_id: str) -> Iterator[Document]:
     yield build_document(doc_id, path, "\n\n".join(parts), metadata_title or title_from_path(path), sections)
 
 
-def load_jsonl(path: Path, doc_id: str) -> Iterator[Document]:
+def load_jsonl(path: Path, doc_id: str, budget: Budget) -> Iterator[Document]:
     """A corpus file, one document a line: {id or pid, title?, text, ...}; other fields become metadata.
 
-    Streamed line by line; a bad line is logged and skipped without stopping the file.
+    Streamed line by line; a bad line, or a record over its budget, is logged and skipped without stopping
+    the file. Each record is a document with a budget of its own.
     """
     with path.open("rb") as lines:
         for number, raw in enumerate(lines, start=1):
             if not raw.strip():
                 continue
+            budget.start()
             try:
                 record = json.loads(decode(raw, path))
                 record_id = str(record.get("id", record.get("pid", "")))
                 text = record["text"]
                 if not record_id or not isinstance(text, str) or not text.strip():
                     raise ValueError("needs a non-empty id/pid and text")
+                budget.charge(len(text))
             except (ValueError, KeyError, TypeError, AttributeError, SkipFile) as exc:
                 log.warning("%s line %d skipped: %s", path, number, exc)
                 continue

@@ -45,6 +45,8 @@ def ingest(
 ) -> None:
     """Add, update (and with --prune remove) documents in an index, incrementally and atomically."""
     setup_logging(verbose)
+    from rich.markup import escape
+
     settings = load_settings(index=index, embedder=embedder, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
     engine = registry.create("engine", settings.engine, settings)
     report = engine.run(paths, settings.index, prune=prune, rebuild=rebuild, progress=not as_json)
@@ -58,7 +60,9 @@ def ingest(
         f"{report.chunks} chunks ({report.chunks_added} embedded in {summary['seconds']} s)"
     )
     for path, reason in report.skipped:
-        stderr_console().print(f"  skipped {path}: {reason}")
+        stderr_console().print(f"  skipped {path}: {reason}", markup=False, highlight=False)
+    for warning in report.warnings:
+        stderr_console().print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 @app.command()
@@ -80,6 +84,9 @@ def search(
     hits = [p.to_dict(n) for n, p in enumerate(passages, start=1)]
     if as_json:
         emit_json(hits)
+        return
+    if not hits:
+        stderr_console().print(f"no passage of {settings.index} matches the query (mode {settings.retrieval_mode})")
         return
     from rich.table import Table
 
@@ -194,13 +201,23 @@ def serve(
         str | None, typer.Option(envvar="RAG_API_KEY", help="require this X-API-Key header [env RAG_API_KEY]")
     ] = None,
     allow_ingest: Annotated[bool, typer.Option(help="enable POST /ingest (uploads only)")] = False,
+    allowed_host: Annotated[
+        list[str] | None, typer.Option(help="a Host name to answer besides loopback ones (a proxy's); repeatable")
+    ] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Serve the HTTP API and the web page; models load once at start-up."""
     setup_logging(verbose)
     from rag.serve.app import serve as run_server
 
-    run_server(load_settings(index=index), host=host, port=port, api_key=api_key, allow_ingest=allow_ingest)
+    run_server(
+        load_settings(index=index),
+        host=host,
+        port=port,
+        api_key=api_key,
+        allow_ingest=allow_ingest,
+        allowed_hosts=tuple(allowed_host or ()),
+    )
 
 
 def add_commands(cli: typer.Typer) -> None:

@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     chunk_size: int = Field(200, ge=16, description="chunk size in embedder tokens")
     chunk_overlap: int = Field(32, ge=0, description="overlap between chunks in embedder tokens")
     max_file_mb: float = Field(50.0, gt=0, description="files larger than this are skipped")
+    # what one document may cost: a small file can expand to millions of characters (a compressed PDF)
+    max_document_chars: int = Field(2_000_000, ge=1, description="documents with more text than this are skipped")
+    max_document_chunks: int = Field(4_000, ge=1, description="documents cut into more chunks are skipped")
+    max_file_seconds: float = Field(
+        120.0, gt=0, description="a file (or .jsonl record) taking longer to load and chunk is skipped"
+    )
     engine: IngestEngine = Field("local", description="what runs an ingest: local (this process)")
 
     # retrieval

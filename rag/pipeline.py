@@ -27,6 +27,7 @@ from rag.generation.context import ContextSelector, load_context
 from rag.index.embedding import Embedder
 from rag.records import Answer, Passage
 from rag.retrieval.retriever import IndexRetriever, Retriever
+from rag.text import utf8_problem
 from rag.verify.policies import Policy, render
 from rag.verify.relevance import AnswerCheck
 from rag.verify.scoring import load_scorer
@@ -37,10 +38,14 @@ NO_ANSWER_TEXT = "The corpus does not say."
 
 
 def validate_question(question: str, max_chars: int) -> str:
-    """The question stripped; InputError when it is empty, QuestionTooLong when over `max_chars`."""
+    """The question stripped; InputError when it is empty or not valid Unicode, QuestionTooLong when over
+    `max_chars`."""
     question = question.strip()
     if not question:
         raise InputError("the question is empty")
+    problem = utf8_problem(question)
+    if problem:
+        raise InputError(f"the question is not valid text: {problem}; send UTF-8")
     if len(question) > max_chars:
         raise QuestionTooLong(
             f"the question has {len(question)} characters; the limit is {max_chars} (setting max_question_chars)"

@@ -237,7 +237,8 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class IngestReport:
-    """Counts of one ingest run, and every skipped path with its reason."""
+    """Counts of one ingest run, every skipped path with its reason, how many files were seen, and warnings
+    (such as: nothing was kept, and why)."""
 
     added: int = 0
     updated: int = 0
@@ -248,6 +249,8 @@ class IngestReport:
     documents: int = 0
     chunks: int = 0
     seconds: float = 0.0
+    files: int = 0
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -260,4 +263,6 @@ class IngestReport:
             "documents": self.documents,
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
+            "files": self.files,
+            "warnings": list(self.warnings),
         }

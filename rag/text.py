@@ -13,6 +13,16 @@ import re
 from rag.records import SentenceSpan
 
 
+def utf8_problem(text: str) -> str | None:
+    """Why `text` is not valid Unicode, or None. Python turns invalid UTF-8 in argv and file names into lone
+    surrogates (and JSON can spell one, "\\ud800"); tokenizers and SQLite refuse them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return f"character {error.start + 1} is not valid Unicode (invalid UTF-8 or a lone surrogate)"
+    return None
+
+
 def sentence_spans(text: str, base: int = 0, language: str = "en") -> list[SentenceSpan]:
     """The sentences of `text`, stripped, with their offsets (plus `base`) into it."""
     from sentencex import segment

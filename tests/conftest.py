@@ -25,6 +25,13 @@ def shared_path(relative: str) -> Path:
     return path
 
 
+def index_files(index: Path) -> dict[str, bytes]:
+    """Every file of an index directory with its bytes, by relative path (the lock file aside): what must
+    not change when an ingest or a query fails."""
+    files = (p for p in sorted(index.rglob("*")) if p.is_file() and p.name != ".lock")
+    return {p.relative_to(index).as_posix(): p.read_bytes() for p in files}
+
+
 @pytest.fixture(scope="session")
 def tokenizer():
     from transformers import AutoTokenizer

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from rag.errors import IndexDamagedError
 from rag.records import Chunk, Document, SentenceSpan
 
 SCHEMA = """
@@ -61,11 +62,24 @@ class ChunkStore:
 
     def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
         self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self.db.execute("PRAGMA foreign_keys = ON")
         if not read_only:
             self.db.executescript(SCHEMA)
+        else:
+            self._query("SELECT COUNT(*) FROM documents")  # a truncated or foreign file fails here, not mid-query
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of a query; a read-only store that SQLite finds corrupt is an IndexDamagedError."""
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as error:
+            if not self.read_only:
+                raise
+            where = f"{self.path.parent.name}/{self.path.name}: {error}"
+            raise IndexDamagedError(self.path.parent.parent, where) from error
 
     def close(self) -> None:
         self.db.close()
@@ -75,10 +89,10 @@ class ChunkStore:
 
     def documents(self) -> dict[str, tuple[str, str]]:
         """doc_id -> (root it was ingested from, content hash)."""
-        return {d: (r, h) for d, r, h in self.db.execute("SELECT doc_id, root, hash FROM documents")}
+        return {d: (r, h) for d, r, h in self._query("SELECT doc_id, root, hash FROM documents")}
 
     def chunk_ids_of(self, doc_id: str) -> list[int]:
-        rows = self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))
+        rows = self._query("SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))
         return [r[0] for r in rows]
 
     def put(self, document: Document, root: str, chunks: Iterable[Chunk]) -> None:
@@ -132,7 +146,7 @@ class ChunkStore:
             query = (
                 f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({marks})"
             )
-            for row in self.db.execute(query, batch):
+            for row in self._query(query, batch):
                 found[row[0]] = _chunk_from_row(row)
         return [found[int(i)] for i in chunk_ids if int(i) in found]
 
@@ -143,20 +157,33 @@ class ChunkStore:
             yield chunk_id, f"{title}\n{text}" if title else text
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
-        row = self.db.execute(
-            "SELECT doc_id, source, title, metadata, text FROM documents WHERE doc_id = ?", (doc_id,)
-        ).fetchone()
-        if row is None:
+        """A document's text and metadata; `source` is its path relative to the folder it was ingested from."""
+        query = "SELECT doc_id, root, source, title, metadata, text FROM documents WHERE doc_id = ?"
+        rows = self._query(query, (doc_id,))
+        if not rows:
             return None
+        doc_id, root, source, title, metadata, text = rows[0]
         return {
-            "doc_id": row[0],
-            "source": row[1],
-            "title": row[2],
-            "metadata": json.loads(row[3]),
-            "text": row[4],
+            "doc_id": doc_id,
+            "source": relative_source(source, root),
+            "title": title,
+            "metadata": json.loads(metadata),
+            "text": text,
         }
 
     def counts(self) -> dict[str, int]:
-        documents = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-        chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        documents = self._query("SELECT COUNT(*) FROM documents")[0][0]
+        chunks = self._query("SELECT COUNT(*) FROM chunks")[0][0]
         return {"documents": documents, "chunks": chunks}
+
+
+def relative_source(source: str, root: str) -> str:
+    """A stored source ("/corpus/a/b.md", "/corpus/c.jsonl#L3") relative to the root it was ingested from
+    ("a/b.md", "c.jsonl#L3"): where a document came from without how the server's disk is laid out."""
+    path, mark, line = source.partition("#L")
+    location = Path(path)
+    try:
+        relative = location.relative_to(root).as_posix()
+    except ValueError:
+        relative = ""
+    return (relative if relative not in ("", ".") else location.name) + mark + line

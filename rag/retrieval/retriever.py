@@ -88,6 +88,7 @@ class IndexRetriever:
         """The best k passages; `query_vector` is the query's embedding when the caller has it already."""
         k = k or self.settings.top_k
         search: RankingFunction = registry.resolve("retrieval mode", mode or self.settings.retrieval_mode)
+        _ = self.index  # a missing or damaged index is reported before the embedder loads
         if query_vector is None:
             query_vector = self.embedder.encode([query])[0]
         ranking = search(self, query, query_vector, max(k, self.settings.candidates))

@@ -275,7 +275,7 @@ async function loadIndexInfo() {
   const response = await fetch("/stats", { headers: headers() });
   if (!response.ok) return;
   const stats = await response.json();
-  $("index-info").textContent = `Index ${stats.index.path}: ${stats.index.documents} documents, ${stats.index.chunks} chunks`;
+  $("index-info").textContent = `Index ${stats.index.name}: ${stats.index.documents} documents, ${stats.index.chunks} chunks`;
 }
 
 function init() {
