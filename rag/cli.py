@@ -33,7 +33,9 @@ app = typer.Typer(
 @app.command()
 @user_errors
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="files or folders (txt, md, html, pdf, jsonl)")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="files or folders (txt, md, html, pdf, docx, pptx, xlsx, csv, jsonl)")
+    ],
     index: IndexOption = None,
     prune: Annotated[bool, typer.Option(help="remove documents no longer under the given paths")] = False,
     rebuild: Annotated[bool, typer.Option(help="start a fresh index instead of updating")] = False,

@@ -48,6 +48,10 @@ STRATEGIES: Mapping[str, Mapping[str, str]] = {
         "htm": "ingest.loaders:load_html",
         "pdf": "ingest.loaders:load_pdf",
         "jsonl": "ingest.loaders:load_jsonl",
+        "docx": "ingest.loaders:load_docx",
+        "pptx": "ingest.loaders:load_pptx",
+        "xlsx": "ingest.loaders:load_xlsx",
+        "csv": "ingest.loaders:load_csv",
     },
     "engine": {
         "local": "ingest.pipeline:Ingestor",

@@ -41,7 +41,7 @@ def test_sample_corpus_ingests_every_format(sample_index: Path) -> None:
 
     opened = Index.open(sample_index)
     doc_ids = list(opened.store.documents())
-    assert {Path(d).suffix for d in doc_ids} == {".md", ".txt", ".html", ".pdf"}
+    assert {Path(d).suffix for d in doc_ids} == {".md", ".txt", ".html", ".pdf", ".docx", ".pptx", ".xlsx", ".csv"}
     pages = opened.store.db.execute("SELECT COUNT(DISTINCT page) FROM chunks WHERE page IS NOT NULL").fetchone()[0]
     assert pages >= 2, "PDF chunks keep their page numbers"
 

@@ -130,7 +130,7 @@ def _stats(service: Service) -> dict[str, Any]:
     }
 
 
-@router.post("/ingest", summary="Upload documents (txt, md, html, pdf, jsonl) into the index (when enabled)")
+@router.post("/ingest", summary="Upload documents (the types `rag ingest` reads) into the index (when enabled)")
 async def ingest(files: list[UploadFile], service: ServiceDep) -> dict[str, Any]:
     if not service.options.allow_ingest:
         raise HTTPException(403, "ingestion over HTTP is off; start the server with --allow-ingest")
