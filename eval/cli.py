@@ -102,3 +102,39 @@ def eval_verifier(
     from eval.verifier_eval import eval_verifier_command
 
     eval_verifier_command(dataset, fmt, out, scorer or "", as_json, split)
+
+
+def eval_chat(
+    conversations: Annotated[Path, typer.Option(help="conversations JSONL (see data/conversations.jsonl)")] = Path(
+        "data/conversations.jsonl"
+    ),
+    index: IndexOption = None,
+    rewriter: Annotated[str, typer.Option(help="comma-separated rewriters: rules, generator")] = "rules,generator",
+    k: Annotated[int, typer.Option("-k", help="passages retrieved per question for recall@k")] = 5,
+    no_retrieval: Annotated[bool, typer.Option(help="only judge the rewrites; no index needed")] = False,
+    out: Annotated[Path, typer.Option(help="run directory: rows.jsonl, summary.json, table.md")] = Path("runs/chat"),
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Measure follow-up rewriting: how often each rewriter resolves a follow-up, and retrieval recall@k."""
+    setup_logging(verbose)
+    from eval.chat_rewrite import load_conversations, measure, summarize, table, write_run
+    from rag.chat import load_rewriter
+    from rag.pipeline import Pipeline
+
+    settings = load_settings(index=index)
+    pipeline = Pipeline.from_settings(settings)
+    names = [n.strip() for n in rewriter.split(",") if n.strip()]
+    rewriters = {name: load_rewriter(settings, pipeline, name) for name in names}
+
+    def search(question: str) -> list[str]:
+        return [p.chunk.doc_id for p in pipeline.search(question, k=k)]
+
+    rows = measure(load_conversations(conversations), rewriters, None if no_retrieval else search, k)
+    summary = summarize(rows, names)
+    markdown = table(summary, names, k)
+    write_run(out, rows, summary, markdown)
+    if as_json:
+        emit_json(summary)
+    else:
+        print(markdown, end="")

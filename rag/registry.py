@@ -53,6 +53,10 @@ STRATEGIES: Mapping[str, Mapping[str, str]] = {
         "xlsx": "ingest.loaders:load_xlsx",
         "csv": "ingest.loaders:load_csv",
     },
+    "rewriter": {
+        "rules": "rag.chat:build_rules",
+        "generator": "rag.chat:build_generator",
+    },
     "engine": {
         "local": "ingest.pipeline:Ingestor",
     },
@@ -61,6 +65,7 @@ STRATEGIES: Mapping[str, Mapping[str, str]] = {
         "eval": "eval.cli:evaluate",
         "compare": "eval.cli:compare",
         "eval-verifier": "eval.cli:eval_verifier",
+        "eval-chat": "eval.cli:eval_chat",
     },
 }
 

@@ -10,8 +10,6 @@ from pathlib import Path
 import pytest
 
 from eval.datasets import load_items
-from ingest.pipeline import Ingestor
-from rag.config import Settings
 from rag.pipeline import Pipeline
 
 from .conftest import DATA
@@ -19,14 +17,6 @@ from .conftest import DATA
 pytestmark = pytest.mark.slow
 
 QUESTIONS = {item.id: item for item in load_items(DATA / "questions.jsonl")}
-
-
-@pytest.fixture(scope="module")
-def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    index = tmp_path_factory.mktemp("sample") / "index"
-    report = Ingestor(Settings(index=index)).run([DATA / "corpus"], index)
-    assert report.skipped == () and report.documents >= 20
-    return index
 
 
 @pytest.fixture(scope="module")

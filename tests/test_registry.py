@@ -16,6 +16,7 @@ from rag.config import (
     IngestEngine,
     PolicyName,
     RetrievalMode,
+    RewriterName,
     ScorerName,
     Settings,
     load_settings,
@@ -29,6 +30,7 @@ SETTING_KINDS = {
     "context": ContextMode,
     "policy": PolicyName,
     "engine": IngestEngine,
+    "rewriter": RewriterName,
 }
 
 
