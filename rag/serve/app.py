@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from rag.config import Settings
 from rag.errors import RagError
 from rag.pipeline import Answerer, Pipeline
+from rag.serve import chat, openai_api
 from rag.serve.errors import add_error_handlers, error_response
 from rag.serve.routes import STATIC, open_router, router
 from rag.serve.service import ServeOptions, Service
@@ -74,6 +75,8 @@ def create_app(
     app.add_middleware(BodyLimit, options=options)
     app.include_router(open_router)
     app.include_router(router)
+    app.include_router(chat.router)
+    app.include_router(openai_api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
