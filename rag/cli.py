@@ -249,6 +249,26 @@ def serve(
     run_server(load_settings(index=index), host=host, port=port, api_key=api_key, allow_ingest=allow_ingest)
 
 
+@app.command()
+@user_errors
+def mcp(
+    index: IndexOption = None,
+    k: Annotated[int | None, typer.Option("-k", help="default passages per call")] = None,
+    policy: Annotated[str | None, typer.Option(help="default policy: annotate | filter | strict")] = None,
+    backend: Annotated[str | None, typer.Option(help="llamacpp | transformers | openai")] = None,
+    model: Annotated[str | None, typer.Option(help="GGUF path, model dir or endpoint model name")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Serve the tools `search` and `ask` to an MCP client over stdio (the same JSON as --json)."""
+    setup_logging(verbose)
+    from rag.mcp_server import serve_stdio
+    from rag.pipeline import Pipeline
+
+    settings = load_settings(index=index, top_k=k, policy=policy, backend=backend, model=model, base_url=base_url)
+    serve_stdio(Pipeline.from_settings(settings))
+
+
 def add_commands(cli: typer.Typer) -> None:
     """The commands of the packages above rag (evaluation), resolved by name from rag.registry."""
     for name in registry.names("command"):
