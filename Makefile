@@ -25,6 +25,9 @@ demo: ingest
 	$(RAG) ask "$(DEMO_ANSWERABLE)" --index $(INDEX)
 	@echo; echo ">>> $(DEMO_UNANSWERABLE)"
 	$(RAG) ask "$(DEMO_UNANSWERABLE)" --index $(INDEX)
+	@echo; echo "Next: put rag on your PATH with 'source $(VENV)/bin/activate', then for example"
+	@echo "  rag ask \"Who drove the opening train?\" --index $(INDEX)"
+	@echo "  rag chat --index $(INDEX)"
 
 setup: $(STAMP)
 
