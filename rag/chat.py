@@ -7,14 +7,16 @@ as "When did the Harbor Valley Light Railway close?".
     turn = conversation.ask("And when did it close?")   # turn.standalone is the question that was asked
 
 Two rewriters, chosen by the setting `rewriter` (rag.registry kind "rewriter"):
-- `rules` (RuleRewriter): a leading "and" / "so" is dropped; a pronoun (it, its, she, her, he, his, they, them,
-  their, there) is replaced by what it refers to: the answer's first new name when the previous question asked
-  for one ("Who was its first chairman?" -> "When did he die?"), else the previous question's subject (its
-  first name, or failing that its first "the ..." phrase; a plural pronoun prefers a plural one); a follow-up
-  without a verb ("And on the Green timetable?") takes the previous question with its matching phrase
-  replaced. Deterministic, instant, no model.
+- `rules` (RuleRewriter): no model, deterministic, instant. A leading "and" / "so" is dropped. A pronoun (it,
+  its, she, her, he, him, his, they, them, their) is replaced by what it refers to: the name the previous
+  answer gave first when the previous question asked for one ("Who was its first chairman?" ... "When did
+  he die?" -> "When did Douglas Ferrier die?"), else the previous question's subject (a name, else a "the
+  ..." phrase; the one the turn before also spoke of; a plural one for they). "there" becomes the place the
+  previous question named. A follow-up without a verb ("And on the Green timetable?", "What about No. 5?")
+  is the previous question with its matching phrase replaced.
 - `generator` (GeneratorRewriter): the answer generator is asked to rewrite the question, given the last turns.
-`eval/chat_rewrite.py` measures both on data/conversations.jsonl (`rag eval-chat`); the default is the better.
+`eval/chat_rewrite.py` measures both on data/conversations.jsonl (`rag eval-chat`, docs/results.md); the
+rules resolve far more follow-ups there and are the default.
 """
 
 from __future__ import annotations
@@ -29,13 +31,10 @@ from rag.config import Settings
 from rag.errors import InputError
 from rag.pipeline import Answerer, Event, validate_question
 from rag.records import Answer
+from rag.text import wordset
 from rag.verify.claims import strip_markers
 
 HISTORY_TURNS = 3  # earlier turns the generator rewriter is shown
-
-
-def wordset(text: str) -> frozenset[str]:
-    return frozenset(text.split())
 
 
 QUESTION_WORDS = wordset("what when where who whom whose which why how")
