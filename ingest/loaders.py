@@ -1,5 +1,8 @@
 """Loaders: one function per file type (named by suffix in rag.registry), each turning a file into Documents
-with page and heading sections.
+with page and heading sections: headings of Markdown, HTML and Word documents, PDF pages, PowerPoint slide
+numbers (as pages, with the slide title as heading) and spreadsheet sheet names (as headings). Table rows of
+Word documents, spreadsheets and CSV files become one line each, "header: value; header: value.", so a row
+reads as a sentence that can be retrieved, cited and checked.
 
 Unknown types, empty, binary, oversized or corrupt files raise SkipFile with a reason the ingest report
 shows; nothing here ever aborts a whole run. Each document is loaded within a Budget: so many characters of
@@ -9,14 +12,19 @@ text and so many seconds, past which it is skipped with the setting named; its c
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 import json
 import logging
 import re
 import threading
 import time
+import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -301,3 +309,195 @@ def load_jsonl(path: Path, doc_id: str, budget: Budget) -> Iterator[Document]:
                 source=f"{path}#L{number}",
                 metadata=metadata,
             )
+
+
+# ---------------------------------------------------------------------------------------------- office and data
+
+# what a damaged or mislabelled Office file raises while it is opened or read (lxml's parse errors are SyntaxErrors)
+OFFICE_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    KeyError,
+    ValueError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    SyntaxError,
+    OSError,
+)
+CSV_DELIMITERS = ",;\t|"
+
+
+class Blocks:
+    """A document's text built from blocks separated by blank lines, with a Section where a heading path or a
+    page (slide) begins; character offsets are those of the joined text. Each block is charged to the budget."""
+
+    def __init__(self, budget: Budget) -> None:
+        self.parts: list[str] = []
+        self.sections: list[Section] = []
+        self.offset = 0
+        self.budget = budget
+
+    def section(self, heading: Sequence[str] = (), page: int | None = None) -> None:
+        self.sections.append(Section(start=self.offset, page=page, heading=tuple(heading)))
+
+    def add(self, text: str) -> None:
+        text = text.strip()
+        if text:
+            self.budget.charge(len(text) + 2)
+            self.parts.append(text)
+            self.offset += len(text) + 2
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.parts)
+
+    def document(self, doc_id: str, path: Path, title: str, kind: str) -> Document:
+        if not self.text.strip():
+            raise SkipFile(f"no text in {kind}")
+        return build_document(doc_id, path, self.text, title or title_from_path(path), self.sections)
+
+
+@contextmanager
+def reading(kind: str, *errors: type[BaseException]) -> Iterator[None]:
+    """Turn what a damaged file raises while it is read into SkipFile("unreadable KIND: ...")."""
+    try:
+        yield
+    except SkipFile:
+        raise
+    except (*OFFICE_ERRORS, *errors) as exc:
+        raise SkipFile(f"unreadable {kind}: {type(exc).__name__}: {exc}") from exc
+
+
+def cell_text(value: Any) -> str:
+    """A cell as text: whole floats without ".0", midnight datetimes as dates, None as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime) and value.time() == datetime.min.time():
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return " ".join(str(value).split())
+
+
+def row_lines(rows: Iterable[Sequence[Any]]) -> list[str]:
+    """Table rows as lines: "header: value; header: value." for each row under a header row of labels (the
+    header itself is not repeated alone), else the values joined by "; ". Empty rows are dropped."""
+    cleaned = [cells for cells in ([cell_text(v) for v in row] for row in rows) if any(cells)]
+    if not cleaned:
+        return []
+    header, body = cleaned[0], cleaned[1:]
+    if not body or not all(header) or any(re.fullmatch(r"[\d.,%£$€-]+", h) for h in header):
+        return [_sentence("; ".join(c for c in cells if c)) for cells in cleaned]
+    lines = []
+    for cells in body:
+        pairs = [f"{h}: {v}" if h else v for h, v in zip(header, cells, strict=False) if v]
+        lines.append(_sentence("; ".join(pairs + [v for v in cells[len(header) :] if v])))
+    return lines
+
+
+def _sentence(line: str) -> str:
+    return line if line.endswith((".", "!", "?", ":")) else f"{line}."
+
+
+def _unique_cells(cells: Iterable[Any]) -> list[str]:
+    """The text of a Word or PowerPoint table row; a merged cell repeats itself and is kept once."""
+    texts: list[str] = []
+    for cell in cells:
+        text = " ".join(cell.text.split())
+        if not texts or text != texts[-1]:
+            texts.append(text)
+    return texts
+
+
+def _heading_level(style_name: str) -> int | None:
+    """0 for "Title", n for "Heading n"; None for body styles."""
+    if style_name == "Title":
+        return 0
+    match = re.fullmatch(r"Heading (\d)", style_name)
+    return int(match.group(1)) if match else None
+
+
+def load_docx(path: Path, doc_id: str, budget: Budget) -> Iterator[Document]:
+    """A Word document: paragraphs and tables in order, a section at each Title or Heading n paragraph."""
+    from docx import Document as open_docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
+
+    blocks, stack = Blocks(budget), []
+    with reading("DOCX", PackageNotFoundError):
+        word = open_docx(str(path))
+        title = word.core_properties.title or ""
+        for item in word.iter_inner_content():
+            if isinstance(item, Table):
+                blocks.add("\n".join(row_lines(_unique_cells(row.cells) for row in item.rows)))
+                continue
+            text = " ".join(item.text.split())
+            level = _heading_level(item.style.name if item.style is not None else "")
+            if text and level is not None:
+                stack = [(lvl, h) for lvl, h in stack if lvl < level] + [(level, text)]
+                blocks.section(heading=[h for _, h in stack])
+                title = title or text
+            blocks.add(text)
+    yield blocks.document(doc_id, path, title, "DOCX")
+
+
+def load_pptx(path: Path, doc_id: str, budget: Budget) -> Iterator[Document]:
+    """A PowerPoint deck: each slide a section with its number as page and its title as heading; the title,
+    the other text boxes and tables in order, then the speaker notes."""
+    from pptx import Presentation
+    from pptx.exc import PackageNotFoundError
+
+    blocks = Blocks(budget)
+    with reading("PPTX", PackageNotFoundError):
+        deck = Presentation(str(path))
+        title = deck.core_properties.title or ""
+        for number, slide in enumerate(deck.slides, start=1):
+            heading = slide.shapes.title.text_frame.text.strip() if slide.shapes.title is not None else ""
+            blocks.section(heading=[heading] if heading else [], page=number)
+            title = title or heading
+            for shape in slide.shapes:
+                if shape.has_text_frame:
+                    blocks.add(shape.text_frame.text)
+                elif shape.has_table:
+                    blocks.add("\n".join(row_lines(_unique_cells(row.cells) for row in shape.table.rows)))
+            if slide.has_notes_slide:
+                blocks.add(slide.notes_slide.notes_text_frame.text)
+    yield blocks.document(doc_id, path, title, "PPTX")
+
+
+def load_xlsx(path: Path, doc_id: str, budget: Budget) -> Iterator[Document]:
+    """An Excel workbook: each sheet a section headed by its name (the name also opens its text), each row a
+    line; cached formula values are read, never the formulas."""
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    blocks = Blocks(budget)
+    with reading("XLSX", InvalidFileException):
+        workbook = load_workbook(path, read_only=True, data_only=True)
+        try:
+            title = workbook.properties.title or ""
+            for sheet in workbook.worksheets:
+                lines = row_lines(sheet.iter_rows(values_only=True))
+                if lines:
+                    blocks.section(heading=[sheet.title])
+                    blocks.add(sheet.title)
+                    blocks.add("\n".join(lines))
+        finally:
+            workbook.close()
+    yield blocks.document(doc_id, path, title, "XLSX")
+
+
+def load_csv(path: Path, doc_id: str, budget: Budget) -> Iterator[Document]:
+    """A CSV file (delimiter sniffed: comma, semicolon, tab or bar), one line per row under its header."""
+    text = read_text(path, budget)
+    try:
+        dialect: Any = csv.Sniffer().sniff(text[:BINARY_SNIFF_BYTES], delimiters=CSV_DELIMITERS)
+    except csv.Error:
+        dialect = csv.excel
+    with reading("CSV", csv.Error):
+        lines = row_lines(csv.reader(io.StringIO(text), dialect))
+    blocks = Blocks(budget)
+    blocks.add("\n".join(lines))
+    yield blocks.document(doc_id, path, "", "CSV")

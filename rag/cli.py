@@ -1,10 +1,13 @@
-"""The `rag` command line: ingest, search, ask, stats and serve here; the evaluation commands (eval, convert,
+"""The `rag` command line: ingest, search, ask, chat, stats, serve and mcp here; the evaluation commands (eval, convert,
 compare, eval-verifier) come from eval/cli.py, resolved by name from rag.registry. Logs go to stderr, `--json`
 to stdout. Heavy libraries are imported inside each command, so `rag --help` starts fast.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -33,7 +36,9 @@ app = typer.Typer(
 @app.command()
 @user_errors
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="files or folders (txt, md, html, pdf, jsonl)")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="files or folders (txt, md, html, pdf, docx, pptx, xlsx, csv, jsonl)")
+    ],
     index: IndexOption = None,
     prune: Annotated[bool, typer.Option(help="remove documents no longer under the given paths")] = False,
     rebuild: Annotated[bool, typer.Option(help="start a fresh index instead of updating")] = False,
@@ -170,6 +175,77 @@ def answer_with_progress(pipeline: Any, question: str) -> Any:
 
 @app.command()
 @user_errors
+def chat(
+    index: IndexOption = None,
+    k: Annotated[int | None, typer.Option("-k", help="passages to retrieve")] = None,
+    policy: Annotated[str | None, typer.Option(help="annotate | filter | strict")] = None,
+    backend: Annotated[str | None, typer.Option(help="llamacpp | transformers | openai")] = None,
+    model: Annotated[str | None, typer.Option(help="GGUF path, model dir or endpoint model name")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
+    rewriter: Annotated[str | None, typer.Option(help="follow-up rewriting: rules | generator")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line per turn on stdout")] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Talk with the index: one question a line; each follow-up ("and when did it close?") is rewritten into a
+    standalone question, then answered and verified like `rag ask`. /new starts over, /quit (or EOF) ends."""
+    setup_logging(verbose)
+    from rag.chat import Conversation, load_rewriter
+    from rag.pipeline import Pipeline
+
+    settings = load_settings(
+        index=index, top_k=k, policy=policy, backend=backend, model=model, base_url=base_url, rewriter=rewriter
+    )
+    pipeline = Pipeline.from_settings(settings)
+    with stderr_console().status("loading models"):
+        pipeline.warm_up()
+    converse(Conversation(pipeline, load_rewriter(settings, pipeline)), typed_lines(), as_json)
+
+
+def typed_lines() -> Iterator[str]:
+    """Lines from stdin: read with a prompt (and line editing) at a terminal, as they come from a pipe."""
+    if not sys.stdin.isatty():
+        yield from sys.stdin
+        return
+    while True:
+        try:
+            yield input("you> ")
+        except EOFError:
+            return
+
+
+def converse(conversation: Any, lines: Iterable[str], as_json: bool) -> None:
+    """The chat loop: each line a question (or /new, /quit); a bad question is a one-line error, not an exit."""
+    from rag.display import show_answer
+    from rag.errors import InputError
+
+    for line in lines:
+        question = line.strip()
+        if question in ("/quit", "/exit"):
+            return
+        if question == "/new":
+            conversation.reset()
+            print("(new conversation)", file=sys.stderr)
+            continue
+        if not question:
+            continue
+        try:
+            turn = conversation.ask(question)
+        except InputError as error:
+            print(f"error: {error}", file=sys.stderr)
+            continue
+        if as_json:
+            sys.stdout.write(json.dumps(turn.to_dict(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+            continue
+        if turn.rewritten:
+            from rich.text import Text
+
+            stdout_console().print(Text.assemble(("asked as: ", "dim"), turn.standalone))
+        show_answer(turn.answer, stdout_console())
+
+
+@app.command()
+@user_errors
 def stats(index: IndexOption = None, as_json: JsonOption = False) -> None:
     """Show what an index holds and what it was built with."""
     from dataclasses import asdict
@@ -218,6 +294,26 @@ def serve(
         allow_ingest=allow_ingest,
         allowed_hosts=tuple(allowed_host or ()),
     )
+
+
+@app.command()
+@user_errors
+def mcp(
+    index: IndexOption = None,
+    k: Annotated[int | None, typer.Option("-k", help="default passages per call")] = None,
+    policy: Annotated[str | None, typer.Option(help="default policy: annotate | filter | strict")] = None,
+    backend: Annotated[str | None, typer.Option(help="llamacpp | transformers | openai")] = None,
+    model: Annotated[str | None, typer.Option(help="GGUF path, model dir or endpoint model name")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Serve the tools `search` and `ask` to an MCP client over stdio (the same JSON as --json)."""
+    setup_logging(verbose)
+    from rag.mcp_server import serve_stdio
+    from rag.pipeline import Pipeline
+
+    settings = load_settings(index=index, top_k=k, policy=policy, backend=backend, model=model, base_url=base_url)
+    serve_stdio(Pipeline.from_settings(settings))
 
 
 def add_commands(cli: typer.Typer) -> None:

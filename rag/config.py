@@ -26,6 +26,7 @@ ScorerName = Literal["trained", "heuristic", "nli"]
 PolicyName = Literal["annotate", "filter", "strict"]
 CompositionName = Literal["free", "quote", "extractive"]
 IngestEngine = Literal["local"]
+RewriterName = Literal["rules", "generator"]
 
 
 class Settings(BaseSettings):
@@ -98,6 +99,11 @@ class Settings(BaseSettings):
     policy: PolicyName = Field("filter", description="annotate | filter | strict")
     extractive_fallback: bool = Field(True, description="quote a source sentence when generation fails")
     extractive_min_similarity: float = Field(0.7, description="question/sentence cosine a quoted fallback answer needs")
+
+    # conversations
+    rewriter: RewriterName = Field(
+        "rules", description="how a chat follow-up becomes a standalone question: rules | generator"
+    )
 
     # limits
     max_question_chars: int = Field(2000, ge=1)

@@ -53,6 +53,14 @@ STRATEGIES: Mapping[str, Mapping[str, str]] = {
         "htm": "ingest.loaders:load_html",
         "pdf": "ingest.loaders:load_pdf",
         "jsonl": "ingest.loaders:load_jsonl",
+        "docx": "ingest.loaders:load_docx",
+        "pptx": "ingest.loaders:load_pptx",
+        "xlsx": "ingest.loaders:load_xlsx",
+        "csv": "ingest.loaders:load_csv",
+    },
+    "rewriter": {
+        "rules": "rag.chat:build_rules",
+        "generator": "rag.chat:build_generator",
     },
     "engine": {
         "local": "ingest.pipeline:Ingestor",
@@ -62,6 +70,7 @@ STRATEGIES: Mapping[str, Mapping[str, str]] = {
         "eval": "eval.cli:evaluate",
         "compare": "eval.cli:compare",
         "eval-verifier": "eval.cli:eval_verifier",
+        "eval-chat": "eval.cli:eval_chat",
     },
 }
 

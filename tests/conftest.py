@@ -41,6 +41,18 @@ def tokenizer():
     return AutoTokenizer.from_pretrained(resolve_model("embedder", "all-MiniLM-L6-v2"))
 
 
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """data/corpus ingested with the default embedder (for the slow tests with the real models)."""
+    from ingest.pipeline import Ingestor
+    from rag.config import Settings
+
+    index = tmp_path_factory.mktemp("sample") / "index"
+    report = Ingestor(Settings(index=index)).run([DATA / "corpus"], index)
+    assert report.skipped == () and report.documents >= 20
+    return index
+
+
 @pytest.fixture
 def fake_embedder(tokenizer) -> HashingEmbedder:
     return HashingEmbedder(tokenizer)

@@ -17,6 +17,7 @@ from rag.config import (
     IngestEngine,
     PolicyName,
     RetrievalMode,
+    RewriterName,
     ScorerName,
     Settings,
     load_settings,
@@ -31,6 +32,7 @@ SETTING_KINDS = {
     "policy": PolicyName,
     "composition": CompositionName,
     "engine": IngestEngine,
+    "rewriter": RewriterName,
 }
 
 

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from rag.config import Settings
 from rag.errors import RagError
 from rag.pipeline import Answerer, Pipeline
+from rag.serve import chat, openai_api
 from rag.serve.errors import add_error_handlers
 from rag.serve.guard import Guard, is_loopback
 from rag.serve.routes import STATIC, open_router, router
@@ -61,9 +62,11 @@ def create_app(
     )
     app.state.service = Service.create(settings, answerer, options, ingest_embedder)
     add_error_handlers(app)
-    app.add_middleware(Guard, protected=router.routes)
+    app.add_middleware(Guard, protected=[*router.routes, *chat.router.routes, *openai_api.router.routes])
     app.include_router(open_router)
     app.include_router(router)
+    app.include_router(chat.router)
+    app.include_router(openai_api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     add_local_docs(app)
     return app

@@ -42,6 +42,12 @@ def key_matches(expected: str | None, given: str | None) -> bool:
     return not expected or (given is not None and hmac.compare_digest(given.encode(), expected.encode()))
 
 
+def given_key(headers: Headers) -> str | None:
+    """The API key a request sends: X-API-Key, or Authorization: Bearer KEY (what OpenAI clients send)."""
+    scheme, _, credentials = headers.get("authorization", "").partition(" ")
+    return headers.get("x-api-key") or (credentials.strip() if scheme.lower() == "bearer" else None)
+
+
 def check_host(host: str, server: tuple[str, int] | None, allowed: Sequence[str]) -> None:
     """On a loopback address, only loopback names reach the service: a page on a domain that its owner points at
     127.0.0.1 is same-origin to the browser, but its requests still carry that domain in Host. Elsewhere the API
@@ -121,8 +127,10 @@ class Guard:
         check_host(host, scope.get("server"), options.allowed_hosts)
         check_origin(headers.get("origin"), host)
         check_not_simple(scope["method"], headers)
-        if self.is_protected(scope) and not key_matches(options.api_key, headers.get("x-api-key")):
-            raise Refused(401, "missing or wrong API key (send it in the X-API-Key header)")
+        if self.is_protected(scope) and not key_matches(options.api_key, given_key(headers)):
+            raise Refused(
+                401, "missing or wrong API key (send it in the X-API-Key header, or as Authorization: Bearer)"
+            )
         limit = options.max_body_kb * 1024
         if scope["path"] == INGEST_PATH and scope["method"] not in SAFE_METHODS:
             if not options.allow_ingest:

@@ -166,7 +166,7 @@ def _stats(service: Service) -> dict[str, Any]:
     }
 
 
-@router.post("/ingest", summary="Upload documents (txt, md, html, pdf, jsonl) into the index (when enabled)")
+@router.post("/ingest", summary="Upload documents (the types `rag ingest` reads) into the index (when enabled)")
 async def ingest(files: list[UploadFile], service: ServiceDep, request: Request) -> dict[str, Any]:
     parent = upload_parent(service.options)
     await run_in_threadpool(sweep_uploads, parent)

@@ -1,6 +1,6 @@
 """Server-sent events of an answer being made: `stage` as each stage starts, `passages`, then `token`s as
-generated, then the verified `answer` (or an `error`). The pipeline's event iterator runs on a lane and hands its
-events to the response."""
+generated, then the verified `answer` (or an `error`); a conversation's stream opens with the `question` it asks.
+The pipeline's event iterator runs on a lane and hands its events to the response."""
 
 from __future__ import annotations
 
@@ -26,9 +26,12 @@ def passages_json(passages: Sequence[Passage]) -> list[dict[str, Any]]:
 
 
 def event(kind: str, payload: Any) -> dict[str, str]:
-    """One server-sent event: passages, token, answer or error."""
-    if kind == "passages":
-        data: Any = {"passages": passages_json(payload)}
+    """One server-sent event: question (a conversation's standalone question), passages, token, answer or
+    error."""
+    if kind == "question":
+        data: Any = payload
+    elif kind == "passages":
+        data = {"passages": passages_json(payload)}
     elif kind == "token":
         data = {"text": payload}
     elif kind == "stage":
