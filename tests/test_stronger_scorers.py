@@ -422,3 +422,7 @@ def test_endpoint_scorer_against_a_local_llama_server(llama_server: str, monkeyp
     assert batch == pytest.approx([scorer.score(p, c) for p, c in pairs], abs=0.02)
     text_only = load_scorer(Settings(scorer="endpoint", verifier_model="m", verifier_logprobs=False, **settings))
     assert set(text_only.score_batch(PAIRS[:2])) <= {0.0, 1.0}
+    # claims are not windowed: one longer than the server's 2048-token context is refused with HTTP 400
+    with pytest.raises(RagError) as refused:
+        scorer.score(NEEDLE, " ".join(["lighthouse"] * 3000))
+    assert_one_line(refused, llama_server, "HTTP 400", "verifier_model", "verifier_api_key_env")
