@@ -10,9 +10,12 @@ from typing import Annotated
 
 import typer
 
+from rag import registry
 from rag.config import load_settings
 from rag.console import IndexOption, JsonOption, VerboseOption, emit_json, setup_logging, stdout_console
 from rag.errors import RagError
+
+SCORERS = " | ".join(registry.names("scorer"))
 
 
 def convert(
@@ -51,7 +54,7 @@ def evaluate(
     ] = None,
     k: Annotated[int | None, typer.Option("-k", help="passages to retrieve")] = None,
     policy: Annotated[str | None, typer.Option(help="annotate | filter | strict")] = None,
-    scorer: Annotated[str | None, typer.Option(help="support scorer: trained | heuristic | nli")] = None,
+    scorer: Annotated[str | None, typer.Option(help=f"support scorer: {SCORERS}")] = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -108,7 +111,7 @@ def eval_verifier(
     dataset: Annotated[Path, typer.Option(help="labelled premise/claim file")],
     fmt: Annotated[str, typer.Option("--format", help="wice | halueval | pairs")],
     out: Annotated[Path | None, typer.Option(help="directory for summary.json and scores.jsonl")] = None,
-    scorer: Annotated[str | None, typer.Option(help="support scorer: trained | heuristic | nli")] = None,
+    scorer: Annotated[str | None, typer.Option(help=f"support scorer: {SCORERS}")] = None,
     split: Annotated[str, typer.Option(help="all | dev | heldout (the project's fixed held-out part)")] = "all",
     as_json: JsonOption = False,
     verbose: VerboseOption = False,

@@ -26,6 +26,8 @@ from rag.console import (
     user_errors,
 )
 
+SCORERS = " | ".join(registry.names("scorer"))
+
 app = typer.Typer(
     help="grounded-rag: answers with verified citations, or says the corpus does not say.",
     no_args_is_help=True,
@@ -113,7 +115,7 @@ def ask(
     backend: Annotated[str | None, typer.Option(help="llamacpp | transformers | openai")] = None,
     model: Annotated[str | None, typer.Option(help="GGUF path, model dir or endpoint model name")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
-    scorer: Annotated[str | None, typer.Option(help="support scorer: trained | heuristic | nli")] = None,
+    scorer: Annotated[str | None, typer.Option(help=f"support scorer: {SCORERS}")] = None,
     mode: Annotated[str | None, typer.Option(help="dense | bm25 | hybrid")] = None,
     show_removed: Annotated[bool, typer.Option(help="also show the sentences verification withheld")] = False,
     as_json: JsonOption = False,

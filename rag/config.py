@@ -22,7 +22,7 @@ EmbedderBackend = Literal["torch", "onnx", "onnx-int8"]
 RetrievalMode = Literal["dense", "bm25", "hybrid"]
 ContextMode = Literal["passages", "sentences"]
 GeneratorBackend = Literal["llamacpp", "transformers", "openai"]
-ScorerName = Literal["trained", "heuristic", "nli"]
+ScorerName = Literal["trained", "heuristic", "nli", "endpoint", "hhem", "minicheck"]
 PolicyName = Literal["annotate", "filter", "strict"]
 CompositionName = Literal["free", "quote", "extractive"]
 IngestEngine = Literal["local"]
@@ -93,8 +93,26 @@ class Settings(BaseSettings):
     )
 
     # verification
-    scorer: ScorerName = Field("trained", description="support scorer: trained | heuristic | nli")
+    scorer: ScorerName = Field(
+        "trained", description="support scorer: trained | heuristic | nli | endpoint | hhem | minicheck"
+    )
     nli_model: str | None = Field(None, description="sequence-classification NLI model for scorer=nli")
+    verifier_path: str | None = Field(
+        None, description="local checkpoint directory for scorer=hhem (HHEM-2.1-Open) or scorer=minicheck"
+    )
+    verifier_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint for scorer=endpoint (unset: api.openai.com)"
+    )
+    verifier_model: str | None = Field(None, description="model the endpoint serves, for scorer=endpoint")
+    verifier_api_key_env: str = Field("OPENAI_API_KEY", description="env var holding the verifier endpoint's key")
+    verifier_logprobs: bool = Field(
+        True, description="scorer=endpoint asks for the answer's top logprobs (off: the answer text gives 1 or 0)"
+    )
+    verifier_instructions: str | None = Field(
+        None,
+        description="scorer=endpoint system message (unset: the project's yes/no instruction; empty: none, so "
+        "the served model's own template applies, as Ollama's bespoke-minicheck has)",
+    )
     support_threshold: float | None = Field(None, description="override the scorer's calibrated threshold")
     policy: PolicyName = Field("filter", description="annotate | filter | strict")
     extractive_fallback: bool = Field(True, description="quote a source sentence when generation fails")

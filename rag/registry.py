@@ -25,6 +25,9 @@ STRATEGIES: Mapping[str, Mapping[str, str]] = {
         "trained": "rag.verify.trained:build_trained",
         "heuristic": "rag.verify.heuristic:build_heuristic",
         "nli": "rag.verify.nli:build_nli",
+        "endpoint": "rag.verify.endpoint:EndpointScorer",
+        "hhem": "rag.verify.hhem:build_hhem",
+        "minicheck": "rag.verify.minicheck:build_minicheck",
     },
     "retrieval mode": {
         "dense": "rag.retrieval.retriever:dense_ranking",
