@@ -112,10 +112,8 @@ def zipf(word: str) -> float:
 
 
 def mentions(term: str, text: str) -> bool:
-    """`term` appears in `text` (case-insensitive), as a word or as part of one (procps in procps@freelists.org);
-    long words match on their first five letters (sanctification ~ sanctify)."""
-    lowered = text.lower()
-    return term in lowered or (len(term) > 6 and term.isalpha() and term[:5] in lowered)
+    """`term` appears in `text` (case-insensitive), as a word or as part of one (procps in procps@freelists.org)."""
+    return term in text.lower()
 
 
 @dataclass(frozen=True, slots=True)
