@@ -91,12 +91,18 @@ class Settings(BaseSettings):
     generated_support_threshold: float | None = Field(
         None, description="support a generated sentence needs (default: the scorer's threshold, as for quotes)"
     )
+    generated_exact_names: bool = Field(
+        False, description="a generated sentence may use no name or number its supporting passage never mentions"
+    )
 
     # verification
     scorer: ScorerName = Field(
         "trained", description="support scorer: trained | heuristic | nli | endpoint | hhem | minicheck"
     )
     nli_model: str | None = Field(None, description="sequence-classification NLI model for scorer=nli")
+    trained_verifier: Path | None = Field(
+        None, description="scorer=trained: another model directory (default: shipped)"
+    )
     verifier_path: str | None = Field(
         None, description="local checkpoint directory for scorer=hhem (HHEM-2.1-Open) or scorer=minicheck"
     )

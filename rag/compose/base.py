@@ -43,9 +43,13 @@ class Job:
     settings: Settings
 
     def generated_verifier(self) -> Verifier:
-        """The verifier for generated sentences: at setting generated_support_threshold when it is set."""
-        threshold = self.settings.generated_support_threshold
-        return self.verifier if threshold is None else Verifier(self.verifier.scorer, threshold)
+        """The verifier for generated sentences: at setting generated_support_threshold when it is set, and
+        with generated_exact_names, no name or number of their own."""
+        settings = self.settings
+        if settings.generated_support_threshold is None and not settings.generated_exact_names:
+            return self.verifier
+        threshold = settings.generated_support_threshold or self.verifier.threshold
+        return Verifier(self.verifier.scorer, threshold, exact_names=settings.generated_exact_names)
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from eval.synthetic import synthetic_pairs
 from eval.verifier_eval import LabeledPair, load_pairs, metrics
 from rag.verify.heuristic import FEATURES, LEXICAL_FEATURES
-from training.verifier.synthetic import synthetic_pairs
 
 log = logging.getLogger("training.verifier")
 

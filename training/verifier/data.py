@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import read_jsonl
+from eval.synthetic import synthetic_pairs
 from eval.verifier_eval import LabeledPair, assign_splits, load_pairs
-from training.verifier.synthetic import synthetic_pairs
 
 BASE_MODEL = "all-MiniLM-L6-v2"
 # file under <data>/nli -> pairs sampled (after dropping premises longer than MAX_PREMISE_WORDS), licence

@@ -49,7 +49,11 @@ def train(pairs: Sequence[LabeledPair], work: Path, args: argparse.Namespace) ->
     source = checkpoint if done else (args.init or base)
     tokenizer = AutoTokenizer.from_pretrained(source)
     model = BertForSequenceClassification.from_pretrained(
-        source, num_labels=2, id2label={0: "not_supported", 1: "supported"}, label2id=LABEL2ID
+        source,
+        num_labels=2,
+        id2label={0: "not_supported", 1: "supported"},
+        label2id=LABEL2ID,
+        dtype=torch.float32,  # a committed model is stored in fp16, which trains very slowly on a CPU
     )
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     last = min(len(plan), args.stop_after_steps or len(plan))

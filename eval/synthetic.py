@@ -4,8 +4,9 @@ contradictions a verifier must catch. Each line names its passage by reference (
 version and offsets) with the passage's SHA-256; the text is read here, and a passage that differs (another
 package version installed) is skipped with a warning, never guessed.
 
-Claims are split by passage (salted hash): SYNTHETIC_DEV of the passages are the synthetic dev split used for
-calibration and selection, the rest train.
+Claims are split by passage (salted hash): SYNTHETIC_HELDOUT of the passages are held out (measured, never
+trained, calibrated or tuned on), the next SYNTHETIC_DEV are the dev split used for calibration and selection, the
+rest train.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from typing import Any
 from eval.datasets import read_jsonl
 from eval.verifier_eval import LabeledPair, split_key
 
-log = logging.getLogger("training.verifier")
+log = logging.getLogger(__name__)
 
-SYNTHETIC = Path(__file__).resolve().parents[2] / "data" / "verifier" / "synthetic"
-SYNTHETIC_DEV = 0.15
+SYNTHETIC = Path(__file__).resolve().parents[1] / "data" / "verifier" / "synthetic"
+SYNTHETIC_HELDOUT, SYNTHETIC_DEV = 0.075, 0.075
 
 
 def sha256(text: str) -> str:
@@ -66,16 +67,19 @@ def premise(ref: dict[str, Any], data: Path) -> str | None:
 
 
 def split_of(ref: dict[str, Any]) -> str:
-    """dev or train, by a salted hash of the passage reference (every claim of a passage goes the same way)."""
-    key = split_key(json.dumps(ref, sort_keys=True))
-    return "dev" if int(key[:8], 16) / 0xFFFFFFFF < SYNTHETIC_DEV else "train"
+    """heldout, dev or train, by a salted hash of the passage reference (all claims of a passage go together)."""
+    position = int(split_key(json.dumps(ref, sort_keys=True))[:8], 16) / 0xFFFFFFFF
+    if position < SYNTHETIC_HELDOUT:
+        return "heldout"
+    return "dev" if position < SYNTHETIC_HELDOUT + SYNTHETIC_DEV else "train"
 
 
 def synthetic_pairs(data: Path, split: str, folder: Path = SYNTHETIC) -> list[LabeledPair]:
-    """The claims of one split ("train" or "dev") against their passages; unavailable passages are skipped."""
+    """The claims of one split ("train", "dev", "heldout" or "all") against their passages; unavailable passages
+    are skipped."""
     pairs, missing = [], 0
     for claim in _claims(folder):
-        if split_of(claim["ref"]) != split:
+        if split != "all" and split_of(claim["ref"]) != split:
             continue
         text = premise(claim["ref"], data)
         if text is None:
