@@ -48,7 +48,10 @@ class Chunker:
     @cached_property
     def _encoder(self) -> Any:
         """A copy of the fast tokenizer's Rust encoder without padding or truncation; None for slow tokenizers."""
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        # a Hugging Face fast tokenizer wraps one; the ONNX embedder's tokenizer is one (the `tokenizers` library)
+        backend = getattr(
+            self.tokenizer, "backend_tokenizer", self.tokenizer if hasattr(self.tokenizer, "encode_batch") else None
+        )
         if backend is None:
             return None
         backend = copy.deepcopy(backend)

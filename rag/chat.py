@@ -29,7 +29,8 @@ from typing import Any, Protocol
 from rag import registry
 from rag.config import Settings
 from rag.errors import InputError
-from rag.pipeline import Answerer, Event, validate_question
+from rag.pipeline import Answerer, Event
+from rag.question import validate_question
 from rag.records import Answer
 from rag.text import wordset
 from rag.verify.claims import strip_markers

@@ -25,6 +25,7 @@ from rag.console import (
     stdout_console,
     user_errors,
 )
+from rag.question import validate_question
 
 SCORERS = " | ".join(registry.names("scorer"))
 
@@ -122,9 +123,6 @@ def ask(
     verbose: VerboseOption = False,
 ) -> None:
     """Answer from the index with verified citations, or abstain when the corpus does not say."""
-    setup_logging(verbose)
-    from rag.pipeline import Pipeline
-
     settings = load_settings(
         index=index,
         top_k=k,
@@ -136,8 +134,11 @@ def ask(
         scorer=scorer,
         retrieval_mode=mode,
     )
+    validate_question(question, settings.max_question_chars)  # refused before anything heavy is imported
+    setup_logging(verbose)
+    from rag.pipeline import Pipeline
+
     pipeline = Pipeline.from_settings(settings)
-    pipeline.check_question(question)  # a bad question is refused before any model loads
     answer = answer_with_progress(pipeline, question)
     if as_json:
         emit_json(answer.to_dict())

@@ -21,13 +21,12 @@ import numpy as np
 from rag import registry
 from rag.compose.base import Compose, Composition, Event, Job, closest
 from rag.config import CompositionName, PolicyName, Settings, load_settings
-from rag.errors import InputError, QuestionTooLong
 from rag.generation.base import Generator, load_generator
 from rag.generation.context import ContextSelector, load_context
 from rag.index.embedding import Embedder
+from rag.question import validate_question
 from rag.records import Answer, Passage
 from rag.retrieval.retriever import IndexRetriever, Retriever
-from rag.text import utf8_problem
 from rag.verify.policies import Policy, render
 from rag.verify.relevance import AnswerCheck
 from rag.verify.scoring import load_scorer
@@ -35,22 +34,6 @@ from rag.verify.verifier import Verifier
 
 NOTHING_RELEVANT = "retrieval found no passage relevant enough to the question"
 NO_ANSWER_TEXT = "The corpus does not say."
-
-
-def validate_question(question: str, max_chars: int) -> str:
-    """The question stripped; InputError when it is empty or not valid Unicode, QuestionTooLong when over
-    `max_chars`."""
-    question = question.strip()
-    if not question:
-        raise InputError("the question is empty")
-    problem = utf8_problem(question)
-    if problem:
-        raise InputError(f"the question is not valid text: {problem}; send UTF-8")
-    if len(question) > max_chars:
-        raise QuestionTooLong(
-            f"the question has {len(question)} characters; the limit is {max_chars} (setting max_question_chars)"
-        )
-    return question
 
 
 class Answerer(Protocol):
@@ -149,6 +132,7 @@ class Pipeline:
     def warm_up(self) -> None:
         """Load every model this pipeline's composition uses, now rather than on the first question."""
         self.retriever.warm_up()
+        self.answers.warm_up()
         if self.composition != "extractive":
             self.generator.warm_up()
             self.verifier.warm_up()

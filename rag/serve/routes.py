@@ -18,7 +18,7 @@ from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from rag.config import PolicyName, RetrievalMode
-from rag.pipeline import validate_question
+from rag.question import validate_question
 from rag.records import Answer
 from rag.serve.lanes import ClientGone, ShuttingDown
 from rag.serve.service import API_KEY_HEADER, Service, ServiceDep

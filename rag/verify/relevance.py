@@ -158,6 +158,10 @@ class AnswerCheck:
     def model(self) -> AnswerModel:
         return self._model or default_model()
 
+    def warm_up(self) -> None:
+        """Load the answer model and the word frequencies (about a second on first use)."""
+        _ = self.model, zipf("the")
+
     def candidates(self, question: str, vector: np.ndarray, passages: Sequence[Passage]) -> list[Candidate]:
         """Every sentence of every passage, with its eligibility, features and probability, best first."""
         spans = [(n, p, s) for n, p in enumerate(passages, start=1) for s in sentences_of(p)]
