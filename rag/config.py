@@ -82,7 +82,7 @@ class Settings(BaseSettings):
 
     # answer composition
     composition: CompositionName = Field(
-        "free", description="free (the generator writes) | quote (it quotes, then answers) | extractive (a quote)"
+        "extractive", description="extractive (a quote) | free (the generator writes) | quote (it quotes, then answers)"
     )
     constrain_output: bool = Field(
         False,

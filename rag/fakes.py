@@ -202,7 +202,8 @@ def all_words(text: str) -> set[str]:
 
 def fake_pipeline(settings: Settings | None = None, delay_s: float = 0.0, generator: Any = None) -> Pipeline:
     """A real Pipeline over the canned documents with the echoing generator (or `generator`) and the overlap
-    scorer; `delay_s` is slept per search and per token."""
+    scorer; `delay_s` is slept per search and per token. It composes freely (the generator writes) unless the
+    settings name a composition explicitly, so that the service's streaming is exercised."""
     settings = settings or Settings()
     retriever = CannedRetriever(settings, delay_s)
     return Pipeline(
@@ -213,5 +214,5 @@ def fake_pipeline(settings: Settings | None = None, delay_s: float = 0.0, genera
         answers=AnswerCheck(retriever.embedder.encode),
         settings=settings,
         policy=settings.policy,
-        composition=settings.composition,
+        composition=settings.composition if "composition" in settings.model_fields_set else "free",
     )

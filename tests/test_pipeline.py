@@ -24,7 +24,7 @@ def make_pipeline(corpus: Path, tmp_path: Path, fake_embedder):
     Ingestor(Settings(index=index), embedder=fake_embedder).run([corpus], index)
 
     def build(answer: str, **settings) -> Pipeline:
-        chosen = Settings(**{"index": index, "top_k": 3, "min_relevance": 0.1, **settings})
+        chosen = Settings(**{"index": index, "top_k": 3, "min_relevance": 0.1, "composition": "free", **settings})
         return Pipeline.from_settings(chosen).with_parts(
             retriever=IndexRetriever(index, fake_embedder, chosen),
             context=load_context(chosen.context, fake_embedder, chosen.context_sentences),

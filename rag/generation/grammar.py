@@ -33,7 +33,8 @@ def cited_grammar(n_sources: int) -> str:
         (
             f'root ::= refusal | sentence (" " sentence){{0,{MAX_SENTENCES - 1}}}',
             f"refusal ::= {literal(REFUSAL)}",
-            'sentence ::= [^\\[\\]\\n]{8,400} " "? citation "."?',
+            # a sentence cannot end (".", "!", "?") before its citation nor exceed 200 characters; "2.7" is allowed
+            'sentence ::= ([^\\[\\]\\n.!?] | "." [0-9]){8,200} " "? citation [.!?]?',
             citation_rule(n_sources),
         )
     )
@@ -49,7 +50,7 @@ def quote_grammar(passages: Sequence[Passage]) -> str:
             f"refusal ::= {literal(REFUSAL)}",
             f'quoted ::= {literal(QUOTE_PREFIX)} quote ("\\n" {literal(ANSWER_PREFIX)} answer)?',
             "quote ::= " + (" | ".join(quotes) if quotes else literal('" [1]')),
-            'answer ::= [^\\[\\]\\n]{3,300} " "? citation "."?',
+            'answer ::= ([^\\[\\]\\n.!?] | "." [0-9]){3,200} " "? citation [.!?]?',
             citation_rule(len(passages)),
         )
     )
