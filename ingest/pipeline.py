@@ -22,7 +22,6 @@ from rag.config import Settings
 from rag.errors import InputError
 from rag.index.embedding import Embedder
 from rag.index.generations import IndexWriter, Manifest
-from rag.index.vectors import FaissIndex
 from rag.records import Chunk, Document, IngestReport
 
 log = logging.getLogger(__name__)
@@ -100,8 +99,20 @@ def walk(paths: Sequence[Path]) -> Iterator[SourceFile]:
                 yield SourceFile(path, root, relative.as_posix())
 
 
+def load_source(source: SourceFile, max_file_mb: float) -> Iterator[Document]:
+    """The documents of one file; SkipFile with the reason when it is too large or cannot be loaded."""
+    if source.path.stat().st_size > max_file_mb * 1024 * 1024:
+        raise SkipFile(f"larger than max_file_mb={max_file_mb}")
+    try:
+        yield from load(source.path, source.doc_id)
+    except SkipFile:
+        raise
+    except (OSError, UnicodeError, RecursionError, ValueError) as error:
+        raise SkipFile(f"{type(error).__name__}: {error}") from error
+
+
 @dataclass
-class _Tally:
+class Tally:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -147,25 +158,19 @@ class Ingestor:
     ) -> IngestReport:
         started = time.perf_counter()
         paths, index = [Path(p) for p in paths], Path(index)
-        tally = _Tally()
-        with IndexWriter(index, self.manifest(), rebuild=rebuild) as writer:
+        tally = Tally()
+        with IndexWriter(index, self.manifest(), rebuild=rebuild, store=self.settings.store) as writer:
             reembedded = self._reembed_if_backend_changed(writer)
             known = writer.store.documents()
             seen: set[str] = set()
-            changed = self._changed(self._documents(paths, tally, seen, progress), known, tally)
-            with closing(prefetched(changed, PREFETCH_DOCUMENTS) if self.prefetch else changed) as items:
-                pending: list[Pending] = []
-                for item in items:
-                    pending.append(item)
-                    if sum(len(chunks) for _, _, chunks in pending) >= EMBED_BATCH_CHUNKS:
-                        self._write(writer, pending, tally)
-                        pending = []
-                self._write(writer, pending, tally)
+            for pending, vectors in self._embedded(paths, known, tally, seen, progress):
+                self._write(writer, pending, vectors, tally)
             if prune:
                 self._prune(writer, known, seen, {str(p.resolve()) for p in paths}, tally)
             writer.store.commit()
             counts = writer.store.counts()
-            if writer.previous is not None and not reembedded and not (tally.added or tally.updated or tally.removed):
+            changed = reembedded or writer.store.migrated or tally.added or tally.updated or tally.removed
+            if writer.previous is not None and not changed:
                 writer.discard()  # nothing changed: keep the live generation rather than write an identical one
         return IngestReport(
             added=tally.added,
@@ -179,8 +184,27 @@ class Ingestor:
             seconds=time.perf_counter() - started,
         )
 
+    def _embedded(
+        self, paths: Sequence[Path], known: dict[str, tuple[str, str]], tally: Tally, seen: set[str], progress: bool
+    ) -> Iterator[tuple[list[Pending], np.ndarray]]:
+        """New and changed documents with their chunks, in batches, and the vectors of those chunks; what is
+        loaded is added to `seen`, what is skipped or unchanged to `tally`. Here, in this process."""
+        changed = self._changed(self._documents(paths, tally, seen, progress), known, tally)
+        with closing(prefetched(changed, PREFETCH_DOCUMENTS) if self.prefetch else changed) as items:
+            pending: list[Pending] = []
+            for item in items:
+                pending.append(item)
+                if sum(len(chunks) for _, _, chunks in pending) >= EMBED_BATCH_CHUNKS:
+                    yield pending, self._encode(pending)
+                    pending = []
+            if pending:
+                yield pending, self._encode(pending)
+
+    def _encode(self, pending: list[Pending]) -> np.ndarray:
+        return self.embedder.encode([c.text for _, _, chunks in pending for c in chunks], progress=False)
+
     def _changed(
-        self, documents: Iterator[tuple[Document, str]], known: dict[str, tuple[str, str]], tally: _Tally
+        self, documents: Iterator[tuple[Document, str]], known: dict[str, tuple[str, str]], tally: Tally
     ) -> Iterator[Pending]:
         """New and changed documents, chunked; unchanged ones (same content hash) are only counted."""
         chunker = self.chunker()
@@ -196,38 +220,30 @@ class Ingestor:
             yield document, root, chunker.chunk(document)
 
     def _documents(
-        self, paths: Sequence[Path], tally: _Tally, seen: set[str], progress: bool
+        self, paths: Sequence[Path], tally: Tally, seen: set[str], progress: bool
     ) -> Iterator[tuple[Document, str]]:
         """Loaded documents with their root; unloadable files are tallied as skipped and kept in `seen`
         so that pruning never deletes the stored version of a file that merely failed to load."""
         from tqdm import tqdm
 
         files = list(walk(paths))
-        limit = self.settings.max_file_mb * 1024 * 1024
         for source in tqdm(files, desc="ingest", unit="file", disable=not progress):
             seen.add(source.doc_id)
-            if source.path.stat().st_size > limit:
-                self._skip(tally, source.path, f"larger than max_file_mb={self.settings.max_file_mb}")
-                continue
             try:
-                for document in load(source.path, source.doc_id):
+                for document in load_source(source, self.settings.max_file_mb):
                     seen.add(document.doc_id)
                     yield document, str(source.root)
             except SkipFile as reason:
                 self._skip(tally, source.path, str(reason))
-            except (OSError, UnicodeError, RecursionError, ValueError) as error:
-                self._skip(tally, source.path, f"{type(error).__name__}: {error}")
 
     @staticmethod
-    def _skip(tally: _Tally, path: Path, reason: str) -> None:
+    def _skip(tally: Tally, path: Path, reason: str) -> None:
         log.warning("skipped %s: %s", path, reason)
         tally.skipped.append((str(path), reason))
 
-    def _write(self, writer: IndexWriter, pending: list[Pending], tally: _Tally) -> None:
+    def _write(self, writer: IndexWriter, pending: list[Pending], vectors: np.ndarray, tally: Tally) -> None:
+        """Replace the documents of `pending` and their chunks in the new generation; `vectors` are the chunks'."""
         chunks = [c for _, _, doc_chunks in pending for c in doc_chunks]
-        if not pending:
-            return
-        vectors = self.embedder.encode([c.text for c in chunks], progress=False)
         for document, root, doc_chunks in pending:
             writer.vectors.remove(np.asarray(writer.store.delete(document.doc_id), dtype=np.int64))
             writer.store.put(document, root, doc_chunks)
@@ -244,7 +260,7 @@ class Ingestor:
             writer.manifest.embedder_backend,
         )
         ids = writer.vectors.ids().tolist()
-        writer.vectors = FaissIndex(writer.vectors.dimension)
+        writer.fresh_vectors()
         for start in range(0, len(ids), EMBED_BATCH_CHUNKS):
             chunks = writer.store.chunks(ids[start : start + EMBED_BATCH_CHUNKS])
             vectors = self.embedder.encode([c.text for c in chunks])
@@ -253,7 +269,7 @@ class Ingestor:
 
     @staticmethod
     def _prune(
-        writer: IndexWriter, known: dict[str, tuple[str, str]], seen: set[str], roots: set[str], tally: _Tally
+        writer: IndexWriter, known: dict[str, tuple[str, str]], seen: set[str], roots: set[str], tally: Tally
     ) -> None:
         """Remove documents that came from one of this run's roots and are no longer there."""
         for doc_id, (root, _) in known.items():

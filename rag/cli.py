@@ -23,6 +23,14 @@ from rag.console import (
     user_errors,
 )
 
+WhereOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        help="filter, repeatable (AND): path=GLOB, type=pdf,md, page=3-7 (or >=, <=), ingested>=2026-11-01",
+    ),
+]
+
 app = typer.Typer(
     help="grounded-rag: answers with verified citations, or says the corpus does not say.",
     no_args_is_help=True,
@@ -40,12 +48,34 @@ def ingest(
     embedder: Annotated[str | None, typer.Option(help="embedding model [env RAG_EMBEDDER]")] = None,
     chunk_size: Annotated[int | None, typer.Option(help="chunk size in tokens")] = None,
     chunk_overlap: Annotated[int | None, typer.Option(help="chunk overlap in tokens")] = None,
+    engine: Annotated[str | None, typer.Option(help="local (this process) | ray (Ray Data) [env RAG_ENGINE]")] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="--engine ray: auto | ray://HOST:10001; unset: a local Ray instance")
+    ] = None,
+    ray_workers: Annotated[
+        int | None, typer.Option(help="--engine ray: embedder actors (default: one per CPU)")
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="vector store: faiss | milvus-lite:///path/index.db | http://host:19530 (default: the index's)"
+        ),
+    ] = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Add, update (and with --prune remove) documents in an index, incrementally and atomically."""
     setup_logging(verbose)
-    settings = load_settings(index=index, embedder=embedder, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    settings = load_settings(
+        index=index,
+        embedder=embedder,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        engine=engine,
+        ray_address=ray_address,
+        ray_workers=ray_workers,
+        store=store,
+    )
     engine = registry.create("engine", settings.engine, settings)
     report = engine.run(paths, settings.index, prune=prune, rebuild=rebuild, progress=not as_json)
     if as_json:
@@ -68,6 +98,7 @@ def search(
     index: IndexOption = None,
     k: Annotated[int | None, typer.Option("-k", help="number of hits")] = None,
     mode: Annotated[str | None, typer.Option(help="dense | bm25 | hybrid")] = None,
+    where: WhereOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -76,7 +107,7 @@ def search(
     from rag.pipeline import Pipeline
 
     settings = load_settings(index=index, top_k=k, retrieval_mode=mode)
-    passages = Pipeline.from_settings(settings).search(query)
+    passages = Pipeline.from_settings(settings).search(query, where=where)
     hits = [p.to_dict(n) for n, p in enumerate(passages, start=1)]
     if as_json:
         emit_json(hits)
@@ -102,6 +133,7 @@ def ask(
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
     scorer: Annotated[str | None, typer.Option(help="support scorer: trained | heuristic | nli")] = None,
     mode: Annotated[str | None, typer.Option(help="dense | bm25 | hybrid")] = None,
+    where: WhereOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -122,7 +154,7 @@ def ask(
     pipeline = Pipeline.from_settings(settings)
     with stderr_console().status("loading models"):
         pipeline.warm_up()
-    answer = pipeline.ask(question)
+    answer = pipeline.ask(question, where=where)
     if as_json:
         emit_json(answer.to_dict())
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import InputError
@@ -24,7 +24,21 @@ ContextMode = Literal["passages", "sentences"]
 GeneratorBackend = Literal["llamacpp", "transformers", "openai"]
 ScorerName = Literal["trained", "heuristic", "nli"]
 PolicyName = Literal["annotate", "filter", "strict"]
-IngestEngine = Literal["local"]
+IngestEngine = Literal["local", "ray"]
+VectorStoreName = Literal["faiss", "milvus"]
+
+MILVUS_SCHEMES = ("milvus-lite://", "http://", "https://", "tcp://")
+
+
+def store_name(uri: str) -> VectorStoreName:
+    """The vector store a `store` setting names: `faiss`, or `milvus` for a Milvus URI."""
+    if uri == "faiss":
+        return "faiss"
+    if uri.startswith(MILVUS_SCHEMES) and len(uri) > len(uri.split("://")[0]) + 3:
+        return "milvus"
+    raise ValueError(
+        f"store {uri!r} is neither faiss nor a Milvus URI (milvus-lite:///path/index.db or http://host:19530)"
+    )
 
 
 class Settings(BaseSettings):
@@ -42,7 +56,16 @@ class Settings(BaseSettings):
     chunk_size: int = Field(200, ge=16, description="chunk size in embedder tokens")
     chunk_overlap: int = Field(32, ge=0, description="overlap between chunks in embedder tokens")
     max_file_mb: float = Field(50.0, gt=0, description="files larger than this are skipped")
-    engine: IngestEngine = Field("local", description="what runs an ingest: local (this process)")
+    engine: IngestEngine = Field("local", description="what runs an ingest: local (this process) | ray (Ray Data)")
+    ray_address: str | None = Field(
+        None, description="engine=ray: auto, ray://HOST:10001, or unset for a local Ray instance on this machine"
+    )
+    ray_workers: int | None = Field(None, ge=1, description="engine=ray: embedder actors; unset: one per CPU")
+    store: str | None = Field(
+        None,
+        description="ingest: vector store, faiss (files in the index directory) or a Milvus URI "
+        "(milvus-lite:///path/index.db, http://host:19530); unset: the index's own, faiss for a new one",
+    )
 
     # retrieval
     retrieval_mode: RetrievalMode = Field("hybrid", description="dense | bm25 | hybrid")
@@ -82,6 +105,13 @@ class Settings(BaseSettings):
 
     # limits
     max_question_chars: int = Field(2000, ge=1)
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, uri: str | None) -> str | None:
+        if uri is not None:
+            store_name(uri)
+        return uri
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the non-None overrides applied (CLI flags left unset keep env/defaults); a bad value is

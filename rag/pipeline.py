@@ -24,6 +24,7 @@ from rag.generation.base import Generator, load_generator
 from rag.generation.context import ContextSelector, load_context
 from rag.generation.prompt import build_prompt
 from rag.index.embedding import Embedder
+from rag.index.filters import Where, as_where
 from rag.records import Answer, Citation, Claim, Passage, Sentence, Verdict
 from rag.retrieval.retriever import IndexRetriever, Retriever
 from rag.text import numbers
@@ -37,6 +38,7 @@ GENERATOR_ABSTAINED = "the generator found no answer in the retrieved sources"
 NO_ANSWER_TEXT = "The corpus does not say."
 
 Event = tuple[str, Any]
+Filter = Where | list[str] | tuple[str, ...] | None  # a Where, or filter expressions like "path=docs/*.md"
 
 
 def validate_question(question: str, max_chars: int) -> str:
@@ -58,14 +60,26 @@ class Answerer(Protocol):
 
     def warm_up(self) -> None: ...
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Passage]: ...
+    def search(
+        self, query: str, k: int | None = None, mode: str | None = None, where: Filter = None
+    ) -> list[Passage]: ...
 
     def ask(
-        self, question: str, k: int | None = None, policy: str | None = None, depth: int | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        policy: str | None = None,
+        depth: int | None = None,
+        where: Filter = None,
     ) -> Answer: ...
 
     def ask_stream(
-        self, question: str, k: int | None = None, policy: str | None = None, depth: int | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        policy: str | None = None,
+        depth: int | None = None,
+        where: Filter = None,
     ) -> Iterator[Event]: ...
 
     def document(self, doc_id: str) -> dict[str, Any] | None: ...
@@ -149,29 +163,45 @@ class Pipeline:
     def check_question(self, question: str) -> str:
         return validate_question(question, self.settings.max_question_chars)
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
-        return self.retriever.retrieve(self.check_question(query), k=k, mode=mode)
+    def search(self, query: str, k: int | None = None, mode: str | None = None, where: Filter = None) -> list[Passage]:
+        return self.retriever.retrieve(self.check_question(query), k=k, mode=mode, where=as_where(where))
 
-    def ask(self, question: str, k: int | None = None, policy: str | None = None, depth: int | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        policy: str | None = None,
+        depth: int | None = None,
+        where: Filter = None,
+    ) -> Answer:
         """Retrieve, generate, verify: a cited answer, or an abstention with its reason. `depth` passages are
-        retrieved (default k) and the best k given to the generator; `Answer.retrieved` holds them all."""
+        retrieved (default k) and the best k given to the generator; `Answer.retrieved` holds them all. Only
+        passages that meet `where` are retrieved."""
         answer: Answer | None = None
-        for kind, payload in self.ask_stream(question, k=k, policy=policy, depth=depth):
+        for kind, payload in self.ask_stream(question, k=k, policy=policy, depth=depth, where=where):
             if kind == "answer":
                 answer = payload
         assert answer is not None
         return answer
 
     def ask_stream(
-        self, question: str, k: int | None = None, policy: str | None = None, depth: int | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        policy: str | None = None,
+        depth: int | None = None,
+        where: Filter = None,
     ) -> Iterator[Event]:
         """Events as the answer is made: ("passages", [Passage]), ("token", str)..., ("answer", Answer)."""
         checked = self.check_question(question)
+        where = as_where(where)
         self._policy(policy or self.policy)
         k = k or self.settings.top_k
         started = time.perf_counter()
         run = _Run(checked, policy or self.policy, self.embedder.encode([checked])[0])
-        run.retrieved = self.retriever.retrieve(run.question, k=max(k, depth or k), query_vector=run.vector)
+        run.retrieved = self.retriever.retrieve(
+            run.question, k=max(k, depth or k), query_vector=run.vector, where=where
+        )
         run.passages = run.retrieved[:k]
         run.timed("retrieve", started)
         if not run.passages or max(p.scores["dense"] for p in run.passages) < self.settings.min_relevance:

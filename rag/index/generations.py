@@ -4,7 +4,8 @@ Layout of an index directory:
     CURRENT                  name of the live generation (replaced atomically with os.replace)
     gen-000007/manifest.json format version, embedder, dimension, chunking settings, counts
     gen-000007/chunks.sqlite documents and chunks
-    gen-000007/vectors.faiss dense vectors by chunk id
+    gen-000007/vectors.faiss dense vectors by chunk id (store=faiss; with a Milvus store they are in the
+                             Milvus collection the manifest names, see rag/index/milvus.py)
     gen-000007/bm25/         lexical index
 An ingest copies the live generation into a new one, changes the copy and only then points CURRENT at
 it, so a crash, Ctrl-C or bad file at any moment leaves the previous generation live and intact.
@@ -19,13 +20,18 @@ import os
 import shutil
 import sqlite3
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 
+import numpy as np
+
 from rag.errors import IndexMismatchError, RagError
 from rag.index.bm25 import BM25Index
+from rag.index.filters import Where
 from rag.index.store import ChunkStore
-from rag.index.vectors import FaissIndex
+from rag.index.stores import VECTORS, open_store
+from rag.index.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +39,6 @@ FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 STORE = "chunks.sqlite"
-VECTORS = "vectors.faiss"
 BM25_DIR = "bm25"
 
 
@@ -50,6 +55,8 @@ class Manifest:
     generation: int = 0
     documents: int = 0
     chunks: int = 0
+    store: str = "faiss"  # the vector store's URI (rag/index/stores.py)
+    collection: str = ""  # the Milvus collection of a Milvus store
 
     @classmethod
     def read(cls, directory: Path) -> Manifest:
@@ -112,6 +119,14 @@ def check_compatible(manifest: Manifest, root: Path, embedder: str | None, backe
         )
 
 
+def check_store(manifest: Manifest, root: Path, store: str) -> None:
+    if manifest.store != store:
+        raise IndexMismatchError(
+            f"index {root} keeps its vectors in {manifest.store}, not {store}: leave --store out to update it, "
+            f"or move it with `rag ingest DOCS --index {root} --store {store} --rebuild`"
+        )
+
+
 class Index:
     """A read-only view of the live generation: manifest, chunk store, vectors and BM25."""
 
@@ -120,8 +135,13 @@ class Index:
         self.generation = generation
         self.manifest = manifest
         self.store = ChunkStore(generation / STORE, read_only=True)
-        self.vectors = FaissIndex.load(generation / VECTORS)
+        self.allowed = lru_cache(maxsize=32)(self._allowed)
+        self.vectors: VectorIndex = open_store(manifest.store).reader(generation, manifest, self.allowed)
         self.bm25 = BM25Index.load(generation / BM25_DIR)
+
+    def _allowed(self, where: Where) -> np.ndarray:
+        """The ids of the chunks that meet a filter, sorted (cached: a generation never changes)."""
+        return np.sort(np.asarray(self.store.ids_where(where), dtype=np.int64))
 
     @classmethod
     def open(cls, root: Path | str, embedder: str | None = None, backend: str | None = None) -> Index:
@@ -149,10 +169,11 @@ class IndexWriter:
     generation and leaves the live one as it was.
     """
 
-    def __init__(self, root: Path, manifest: Manifest, rebuild: bool = False) -> None:
+    def __init__(self, root: Path, manifest: Manifest, rebuild: bool = False, store: str | None = None) -> None:
         self.root = root
         self.rebuild = rebuild
         self.manifest = manifest
+        self.requested_store = store  # None: the live generation's store, faiss for a new index
         self._lock_handle: object | None = None
         self.previous: Manifest | None = None  # manifest of the generation this one starts from
         self.discarded = False
@@ -160,22 +181,35 @@ class IndexWriter:
     def __enter__(self) -> IndexWriter:
         self.root.mkdir(parents=True, exist_ok=True)
         self._lock()
-        previous = None if self.rebuild else live_generation(self.root)
+        live = live_generation(self.root)
+        self.live = Manifest.read(live) if live is not None else None
+        previous = None if self.rebuild else live
         number = self._next_generation_number()
         self.directory = self.root / f"gen-{number:06d}"
         self.staging = self.root / f".staging-gen-{number:06d}"
         shutil.rmtree(self.staging, ignore_errors=True)
         self.staging.mkdir()
+        uri = self.requested_store or (self.live.store if self.live is not None else "faiss")
+        self.vector_store = open_store(uri)
+        self.manifest = replace(self.manifest, generation=number, store=self.vector_store.uri)
         if previous is not None:
             old = self.previous = Manifest.read(previous)
             check_compatible(old, self.root, self.manifest.embedder)
+            check_store(old, self.root, self.vector_store.uri)
             self._copy_store(previous / STORE, self.staging / STORE)
-            self.vectors = FaissIndex.load(previous / VECTORS)
-        else:
-            self.vectors = FaissIndex(self.manifest.dimension)
-        self.manifest = replace(self.manifest, generation=number)
         self.store = ChunkStore(self.staging / STORE)
+        self.vectors = self._vectors(previous)
         return self
+
+    def _vectors(self, base: Path | None) -> VectorIndex:
+        vectors = self.vector_store.writer(self.root, base, self.live, self.manifest, self.store.filter_fields)
+        self.manifest = replace(self.manifest, collection=self.vector_store.collection(vectors))
+        return vectors
+
+    def fresh_vectors(self) -> VectorIndex:
+        """Empty vectors for this generation (a re-embedding writes them anew rather than over the live ones)."""
+        self.vectors = self._vectors(None)
+        return self.vectors
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
@@ -205,6 +239,10 @@ class IndexWriter:
         os.replace(self.staging, self.directory)
         _write_durably(self.root / CURRENT, self.directory.name)
         self._remove_old_generations()
+        try:
+            self.vectors.published()
+        except Exception as error:  # the swap is done; what is left is reclaimed after the next ingest
+            log.warning("the new generation is live, but cleaning up its vector store failed: %s", error)
 
     def _next_generation_number(self) -> int:
         numbers = [int(p.name.rsplit("-", 1)[1]) for p in self.root.glob("*gen-*") if p.name[-6:].isdigit()]

@@ -17,6 +17,7 @@ from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from rag.config import PolicyName, RetrievalMode
+from rag.index.filters import as_where
 from rag.pipeline import validate_question
 from rag.serve.service import Service, ServiceDep, require_key
 from rag.serve.streaming import EventStream, passages_json
@@ -41,6 +42,9 @@ class AskBody(BaseModel):
     question: str = Field(description="the question (limit: setting max_question_chars)")
     k: int | None = Field(None, ge=1, le=MAX_K, description="passages to retrieve")
     policy: PolicyName | None = Field(None, description="annotate | filter | strict")
+    where: list[str] | None = Field(
+        None, description='filters, all must hold: ["path=GLOB", "type=pdf,md", "page=3-7", "ingested>=2026-11-01"]'
+    )
 
 
 def checked(text: str, service: Service) -> str:
@@ -51,9 +55,10 @@ def checked(text: str, service: Service) -> str:
 @router.post("/ask", summary="Answer a question with verified citations (Answer.to_dict())")
 async def ask(body: AskBody, service: ServiceDep) -> dict[str, Any]:
     question = checked(body.question, service)
+    where = as_where(body.where)
 
     def work() -> dict[str, Any]:
-        return service.holder.current().ask(question, k=body.k, policy=body.policy).to_dict()
+        return service.holder.current().ask(question, k=body.k, policy=body.policy, where=where).to_dict()
 
     return await service.generation.run(service.options.timeout_s, work)
 
@@ -65,9 +70,10 @@ async def ask(body: AskBody, service: ServiceDep) -> dict[str, Any]:
 )
 async def ask_stream(body: AskBody, service: ServiceDep) -> EventSourceResponse:
     question = checked(body.question, service)
+    where = as_where(body.where)
 
     def events() -> Iterator[tuple[str, Any]]:
-        return service.holder.current().ask_stream(question, k=body.k, policy=body.policy)
+        return service.holder.current().ask_stream(question, k=body.k, policy=body.policy, where=where)
 
     stream = EventStream(service.generation, events, service.options.timeout_s)
     return EventSourceResponse(stream.events(), ping=15)
@@ -79,17 +85,20 @@ async def search(
     q: Annotated[str, Query(description="search text")],
     k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None,
     mode: Annotated[RetrievalMode | None, Query(description="dense | bm25 | hybrid")] = None,
+    where: Annotated[list[str] | None, Query(description="filter, repeatable: path=GLOB, type=pdf, page=3-7")] = None,
 ) -> dict[str, Any]:
     query = checked(q, service)
+    selected = as_where(where)
 
     def work() -> list[dict[str, Any]]:
-        return passages_json(service.holder.current().search(query, k=k, mode=mode))
+        return passages_json(service.holder.current().search(query, k=k, mode=mode, where=selected))
 
     passages = await service.search.run(service.options.timeout_s, work)
     return {
         "query": query,
         "k": k or service.settings.top_k,
         "mode": mode or service.settings.retrieval_mode,
+        "where": selected.to_dict() if selected else None,
         "passages": passages,
     }
 
