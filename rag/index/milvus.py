@@ -48,7 +48,10 @@ def client_for(uri: str) -> Any:
             raise RagError(
                 "the Milvus store needs pymilvus: pip install 'grounded-rag[scale]' (or set store=faiss)"
             ) from None
-        logging.getLogger("pymilvus").setLevel(logging.ERROR)  # it warns of every query_iterator on Milvus Lite
+        # pymilvus logs every failed call with its traceback, and warns of every query_iterator on Milvus Lite;
+        # the errors reach the user as one-line RagErrors instead
+        for noisy in ("pymilvus", "milvus_lite"):
+            logging.getLogger(noisy).setLevel(logging.CRITICAL)
         target = uri.removeprefix("milvus-lite://") if uri.startswith("milvus-lite://") else uri
         if uri.startswith("milvus-lite://"):
             Path(target).parent.mkdir(parents=True, exist_ok=True)
@@ -63,10 +66,14 @@ def client_for(uri: str) -> Any:
 
 
 def close_clients() -> None:
-    """Close this process's Milvus clients (Milvus Lite then releases its database files)."""
+    """Close this process's Milvus clients and stop its Milvus Lite servers, which releases their files."""
     while _clients:
-        _, client = _clients.popitem()
+        uri, client = _clients.popitem()
         client.close()
+        if uri.startswith("milvus-lite://"):
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(uri.removeprefix("milvus-lite://"))
 
 
 def lite_uri(path: Path | str) -> str:
