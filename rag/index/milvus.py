@@ -48,9 +48,9 @@ def client_for(uri: str) -> Any:
             raise RagError(
                 "the Milvus store needs pymilvus: pip install 'grounded-rag[scale]' (or set store=faiss)"
             ) from None
-        # pymilvus logs every failed call with its traceback, and warns of every query_iterator on Milvus Lite;
-        # the errors reach the user as one-line RagErrors instead
-        for noisy in ("pymilvus", "milvus_lite"):
+        # pymilvus logs every failed call with its traceback, and Milvus Lite's in-process gRPC server every
+        # query_iterator's call it does not implement; the errors reach the user as one-line RagErrors instead
+        for noisy in ("pymilvus", "milvus_lite", "grpc._server"):
             logging.getLogger(noisy).setLevel(logging.CRITICAL)
         target = uri.removeprefix("milvus-lite://") if uri.startswith("milvus-lite://") else uri
         if uri.startswith("milvus-lite://"):
