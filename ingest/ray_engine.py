@@ -191,6 +191,7 @@ def connect(address: str | None, workers: int | None) -> int:
             else:
                 ray.init(num_cpus=min(LOCAL_CPUS, os.cpu_count() or 1), **options)
         except Exception as error:  # ConnectionError, and Ray's own for a bad or unreachable address
-            raise RagError(f"cannot reach the Ray cluster at {address!r} (setting ray_address): {error}") from None
+            where = f"reach the Ray cluster at {address!r} (setting ray_address)" if address else "start Ray here"
+            raise RagError(f"cannot {where}: {error}") from None
     cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
     return min(workers, cpus) if workers else cpus

@@ -32,9 +32,10 @@ CHUNK_COLUMNS = "SELECT chunk_id, doc_id, ordinal, text, start, end, page, headi
 INT8_TOLERANCE = 0.02  # largest difference of one vector component between two batchings of the int8 model
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _ray() -> Iterator[None]:
-    """One local Ray instance for the in-process tests of this module, shut down after them."""
+@pytest.fixture
+def in_process_ray() -> Iterator[None]:
+    """A test that runs the Ray engine in this process: its local Ray instance is shut down after it, so that
+    the next test's subprocess has the machine to itself."""
     import ray
 
     yield
@@ -89,6 +90,7 @@ def test_cli_ray_ingest_into_milvus_matches_the_local_ingest(tmp_path: Path) -> 
     assert bad.returncode == 2 and bad.stderr.startswith("error: bad page in filter")
 
 
+@pytest.mark.usefixtures("in_process_ray")
 def test_failing_ray_actor_leaves_the_live_index(corpus: Path, tmp_path: Path, fake_embedder: Any) -> None:
     from ingest.ray_engine import RayIngestor
     from rag.fakes import HashingEmbedder
@@ -105,8 +107,8 @@ def test_failing_ray_actor_leaves_the_live_index(corpus: Path, tmp_path: Path, f
     with pytest.raises(RagError, match="Ray ingest failed and the live index is unchanged"):
         RayIngestor(settings, embedder=Failing(fake_embedder.tokenizer)).run([corpus], settings.index)
     assert snapshot(settings.index) == before
-    again = RayIngestor(settings, embedder=fake_embedder).run([corpus], settings.index, prune=True)
-    assert (again.added, again.unchanged) == (1, 3)
+    again = Ingestor(settings, embedder=fake_embedder).run([corpus], settings.index, prune=True)
+    assert (again.added, again.unchanged) == (1, 3), "the next ingest completes"
     after = snapshot(settings.index)
     assert after["vectors"] == sorted(r[0] for r in after["chunks"])
 
