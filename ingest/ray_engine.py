@@ -9,8 +9,9 @@ chunks them (an actor pool, one tokenizer each) and embeds the chunks (an actor 
 CPUs, or `ray_workers`), and the driver writes what comes back to the vector store in bulk, a batch of
 documents at a time. Everything else is the local engine's: the same loaders, chunker and embedder settings,
 so the same chunk ids and (within int8 batching noise) the same vectors; the same content-hash skipping,
-pruning and atomic generations, so a failed or killed Ray job leaves the live index as it was. The files must
-be readable at the same paths on every node (a shared file system) when the cluster has more than one.
+pruning and atomic generations, so a failed or killed Ray job leaves the live index as it was. On a cluster of
+more than one machine every node needs grounded-rag with the `scale` extra installed and the files readable at
+the same paths (a shared file system): the stages receive paths, not bytes.
 """
 
 from __future__ import annotations

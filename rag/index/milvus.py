@@ -10,7 +10,8 @@ moment leaves the live generation as it was. A rebuild, or a change of embedder 
 collection; collections of the index that no kept generation names are dropped after the swap.
 
 Milvus Lite runs inside the process that opens the file and allows one process at a time; a Milvus server
-takes readers and writers from any number of processes and machines.
+takes readers and writers from any number of processes and machines. Marking rows dead uses partial upserts,
+which Milvus servers have from 2.6 on; the client connects without a token.
 """
 
 from __future__ import annotations
