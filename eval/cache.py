@@ -39,7 +39,7 @@ def artifact_stamps(settings: Settings) -> dict[str, list[tuple[str, int, int]]]
     """(file, size, mtime) of the index and of every local model the settings name, the committed verifier
     included: a re-ingested index or a replaced model changes the fingerprint though its name does not."""
     locations = {"index": str(settings.index), "verifier": str(TRAINED_VERIFIER_DIR)}
-    for name in ("embedder", "model", "reranker", "nli_model"):
+    for name in ("embedder", "model", "reranker", "nli_model", "verifier_path"):
         value = getattr(settings, name)
         if value:
             with contextlib.suppress(RagError):

@@ -1,7 +1,7 @@
 """The evaluation-set format, shared by every stage, and converters from public datasets into it.
 
 One question a line: {"id", "question", "answers": [...] (empty = unanswerable), "gold_doc_ids": [...],
-"gold_sentences": [...] (optional)}.
+"gold_sentences": [...] (optional)}. Answered questions can also be written in ragas's EvaluationDataset layout.
 """
 
 from __future__ import annotations
@@ -69,6 +69,19 @@ def write_items(items: Iterable[EvalItem], path: Path) -> int:
             out.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
             count += 1
     return count
+
+
+def ragas_row(question: str, response: str, contexts: Sequence[str], golds: Sequence[str]) -> dict[str, object]:
+    """One answered question in ragas's EvaluationDataset JSONL layout (the first gold answer as reference)."""
+    row: dict[str, object] = {"user_input": question, "retrieved_contexts": list(contexts), "response": response}
+    if golds:
+        row["reference"] = golds[0]
+    return row
+
+
+def write_ragas(path: Path, rows: Iterable[dict[str, object]]) -> None:
+    """Rows in ragas's EvaluationDataset JSONL layout (`EvaluationDataset.from_jsonl` reads them)."""
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 
 def clapnq_gold_pids(passages: Path) -> dict[str, list[str]]:

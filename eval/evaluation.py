@@ -14,6 +14,7 @@ from typing import Any
 from eval.datasets import EvalItem
 from eval.metrics import (
     Support,
+    answer_correct,
     answer_score,
     citation_precision,
     citation_recall,
@@ -79,6 +80,15 @@ class Evaluator:
             outcome = judged.get(variant.text) or self._ragas(item.question, variant, contexts)
             judged[variant.text] = outcome
             values, sentences = measure_variant(item, variant, contexts, support, outcome)
+            cited = [answer.passages[n - 1].chunk.doc_id for c in variant.claims for n in c.citations]
+            values["answer.correct"] = answer_correct(
+                [c.text for c in variant.claims],
+                variant.abstained,
+                cited,
+                item.answers,
+                item.gold_sentences,
+                item.gold_doc_ids,
+            )
             record["metrics"].update({variant.prefix + k: v for k, v in values.items()})
             record[variant.name] = {"text": variant.text, "abstained": variant.abstained, "sentences": sentences}
             record[variant.name]["ragas"] = outcome

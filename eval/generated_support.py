@@ -1,11 +1,10 @@
 """How many of the generator's own invented sentences a support scorer lets through, judged against hand labels.
 
 The benchmark sets (WiCE, HaluEval) hold no sentences like a small generator's: fragments, tautologies, fluent
-topical inventions. data/generated_labels.jsonl holds the project's hand judgements of every sentence SmolLM2
-wrote in `make eval-clapnq LIMIT=48`: a sentence is named by its question id, its index among the raw answer's
-sentences and a hash of its text, and labelled supported when its retrieved passages state it. The text stays
-in the run's items.jsonl (it quotes CLAPNQ passages); a sentence whose hash differs, because the run used other
-generator settings, is counted as unmatched and not scored.
+topical inventions. data/judged/sentences.jsonl (eval.judged) holds the independent judgements of the sentences
+the generator wrote in eval runs: a sentence is named by its question id and a hash of its text, and labelled
+supported when its retrieved passages state it. The text stays in the run's items.jsonl (it quotes the sources);
+raw sentences without a label are not scored.
 
 Each sentence is scored alone against every retrieved passage (max), before the pipeline's own rules:
 
@@ -15,7 +14,6 @@ Each sentence is scored alone against every retrieved passage (max), before the 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections.abc import Sequence
@@ -24,9 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import read_jsonl
+from eval.judged import LABELS, Labels, text_hash
 from eval.report import md_table
-
-LABELS = Path(__file__).resolve().parent.parent / "data" / "generated_labels.jsonl"
 
 
 @dataclass(frozen=True)
@@ -38,26 +35,16 @@ class JudgedSentence:
     supported: bool
 
 
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-
-
-def load_labels(path: Path = LABELS) -> dict[tuple[str, int], dict[str, Any]]:
-    return {(label["id"], label["index"]): label for label in read_jsonl(path)}
-
-
-def judged_sentences(
-    items: Sequence[dict[str, Any]], labels: dict[tuple[str, int], dict[str, Any]]
-) -> tuple[list[JudgedSentence], int]:
-    """The labelled raw sentences of an eval run, and how many labels found no sentence with the same text."""
+def judged_sentences(items: Sequence[dict[str, Any]], labels: Labels) -> list[JudgedSentence]:
+    """The labelled raw sentences of an eval run, each with the passages retrieved for its question."""
     found: list[JudgedSentence] = []
     for item in items:
         passages = tuple(passage["text"] for passage in item.get("retrieved", []))
-        for index, sentence in enumerate(item.get("raw", {}).get("sentences", [])):
-            label = labels.get((item["id"], index))
-            if label and label["sha"] == text_hash(sentence["text"]) and passages:
-                found.append(JudgedSentence(sentence["text"], passages, label["supported"]))
-    return found, len(labels) - len(found)
+        for sentence in (item.get("raw") or {}).get("sentences", []):
+            label = labels.sentences.get((str(item["id"]), text_hash(sentence["text"])))
+            if label is not None and passages:
+                found.append(JudgedSentence(sentence["text"], passages, label))
+    return found
 
 
 def best_scores(sentences: Sequence[JudgedSentence], scorer: Any) -> list[float]:
@@ -86,12 +73,11 @@ def passed_counts(sentences: Sequence[JudgedSentence], scores: Sequence[float], 
 def evaluate(run: Path, scorer_names: Sequence[str], labels: Path = LABELS) -> list[dict[str, Any]]:
     from rag.verify.scoring import load_scorers
 
-    sentences, unmatched = judged_sentences(list(read_jsonl(run / "items.jsonl")), load_labels(labels))
+    sentences = judged_sentences(list(read_jsonl(run / "items.jsonl")), Labels.load(labels))
     return [
         {
             "scorer": name,
             "run": str(run),
-            "unmatched_labels": unmatched,
             **passed_counts(sentences, best_scores(sentences, scorer), scorer.threshold),
         }
         for name, scorer in zip(scorer_names, load_scorers(scorer_names), strict=True)
@@ -118,15 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, required=True, help="an eval run directory (its items.jsonl)")
     parser.add_argument("--scorer", default="trained,heuristic", help="comma-separated scorer names")
-    parser.add_argument("--labels", type=Path, default=LABELS)
+    parser.add_argument("--labels", type=Path, default=LABELS, help="folder of the judged labels (eval.judged)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     args = parser.parse_args(argv)
     if not (args.run / "items.jsonl").is_file():
         print(f"error: {args.run / 'items.jsonl'} not found: run `make eval-clapnq LIMIT=48` first", file=sys.stderr)
         return 2
     results = evaluate(args.run, args.scorer.split(","), args.labels)
-    if results and results[0]["unmatched_labels"]:
-        print(f"{results[0]['unmatched_labels']} labelled sentences not in this run (other text)", file=sys.stderr)
     print(json.dumps(results, indent=2) if args.json else markdown_table(results))
     return 0
 

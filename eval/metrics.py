@@ -19,6 +19,11 @@ Definitions (`supports(premise, claim)` = scorer.score(premise, claim) >= thresh
 - answer F1 / ROUGE-L: SQuAD token F1 after SQuAD normalisation, and ROUGE-L F-measure (rouge-score with
   stemming, as ragas' RougeScore computes it), each the max over the gold answers. Unanswerable items
   score 1 when the system abstained and 0 when it answered; answerable items score 0 when it abstained.
+- answer correctness (the figure the verifier does not decide): an answerable item scores 1 when the answer did
+  not abstain, cites a gold document (when the item names any) and states the gold answer: it contains a short
+  gold answer (eight words or fewer), or one of its sentences matches a gold sentence or a gold answer (the same
+  words, token F1 >= 0.6, or one containing the other, four words or more). An unanswerable item scores 1 when
+  the answer abstained.
 - gold coverage: for answerable items with gold sentences, the share of gold sentences g such that some
   passage cited by the answer contains g (after SQuAD normalisation) or supports g. 0 when the answer
   abstained or cites nothing.
@@ -189,6 +194,39 @@ def answer_score(measure: Callable[[str, str], float], prediction: str, golds: S
     if abstained:
         return 0.0
     return max(measure(prediction, g) for g in golds)
+
+
+def matches(text: str, golds: Sequence[str]) -> bool:
+    """`text` says the same as one of `golds`: the same words, token F1 >= 0.6, or one containing the other (both
+    at least four words)."""
+    words = normalize_answer(text)
+    for gold in golds:
+        expected = normalize_answer(gold)
+        if words == expected or token_f1(text, gold) >= 0.6:
+            return True
+        if len(words.split()) >= 4 and len(expected.split()) >= 4 and (words in expected or expected in words):
+            return True
+    return False
+
+
+def answer_correct(
+    sentences: Sequence[str],
+    abstained: bool,
+    cited_docs: Sequence[str],
+    item_answers: Sequence[str],
+    gold_sentences: Sequence[str],
+    gold_docs: Sequence[str],
+) -> float:
+    """1 when the answer is right (see the module docstring), else 0."""
+    if not item_answers:
+        return float(abstained)
+    if abstained or (gold_docs and not set(cited_docs) & set(gold_docs)):
+        return 0.0
+    text = normalize_answer(" ".join(sentences))
+    short = [a for a in item_answers if 0 < len(normalize_answer(a).split()) <= 8]
+    if any(normalize_answer(a) in text for a in short):
+        return 1.0
+    return float(any(matches(s, [*gold_sentences, *item_answers]) for s in sentences))
 
 
 def gold_coverage(

@@ -16,8 +16,18 @@ from pathlib import Path
 from typing import Any
 
 WORST_ITEMS = 10
-QUALITY_KEYS = ("faithfulness.verifier", "raw.faithfulness.verifier", "citation.recall", "answer.f1")
+QUALITY_KEYS = ("answer.correct", "answer.f1", "citation.recall")
+# metrics the project's own verifier decides about its own output: labelled so in every report
+SELF_JUDGED = ("faithfulness.verifier", "citation.recall", "citation.precision")
 RAW_PREFIX = "raw."
+# the answers an item record may hold, each with its sentences: the generator's, the verified one, or another
+# system's (eval.external)
+ANSWER_VARIANTS = ("raw", "verified", "external")
+
+
+def label(name: str) -> str:
+    """A metric's name as reports show it: the verifier's view of its own output says so."""
+    return f"{name} (the verifier's own view)" if name in SELF_JUDGED else name
 
 
 def metric_rows(summary: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -132,8 +142,9 @@ def raw_vs_verified_plot(summary: dict[str, Any]) -> str | None:
 
 
 def support_histogram(records: Sequence[dict[str, Any]]) -> str | None:
-    """Best support score of every raw-answer sentence, with the scorer's threshold."""
-    scores = [s["support"] for r in records for s in r.get("raw", {}).get("sentences", ())]
+    """Best support score of every raw-answer sentence (another system's answer sentence), with the scorer's
+    threshold."""
+    scores = [s["support"] for r in records for s in (r.get("raw") or r.get("external") or {}).get("sentences", ())]
     if not scores:
         return None
     threshold = next((r["threshold"] for r in records if "threshold" in r), None)
@@ -167,17 +178,9 @@ def _md_sentences(sentences: Sequence[dict[str, Any]]) -> str:
 
 def markdown(summary: dict[str, Any], records: Sequence[dict[str, Any]]) -> str:
     run, counts = summary["run"], summary["counts"]
-    lines = [f"# Evaluation report: {run['dataset']}", ""]
-    lines += [
-        f"{counts['items']} items ({counts['answerable']} answerable, {counts['unanswerable']} unanswerable), "
-        f"{counts['errors']} errors, {counts['reused_from_cache']} reused from cache. Judge: {run['judge']}; "
-        f"scorer {run['scorer']} (threshold {fmt(run.get('effective_threshold'), 2)}); policy {run['policy']}; "
-        f"model {run['model']} ({run['backend']}); top_k {run['top_k']}; retrieval {run['retrieval_mode']}.",
-        "",
-        "## Metrics (mean, 95% bootstrap CI, n items)",
-        "",
-    ]
-    rows = [(k, fmt_value_ci(v), str(v["n"])) for k, v in metric_rows(summary)]
+    lines = [f"# Evaluation report: {run['dataset']}", "", describe_run(summary), ""]
+    lines += ["## Metrics (mean, 95% bootstrap CI, n items)", ""]
+    rows = [(label(k), fmt_value_ci(v), str(v["n"])) for k, v in metric_rows(summary)]
     lines += md_table(("metric", "value [95% CI]", "n"), rows)
     pairs = raw_vs_verified(summary)
     if pairs:
@@ -196,6 +199,22 @@ def markdown(summary: dict[str, Any], records: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def describe_run(summary: dict[str, Any]) -> str:
+    """One paragraph: the items and what answered and judged them (another system's answers: `run.answers`)."""
+    run, counts = summary["run"], summary["counts"]
+    items = (
+        f"{counts['items']} items ({counts['answerable']} answerable, {counts['unanswerable']} unanswerable), "
+        f"{counts['errors']} errors, {counts['reused_from_cache']} reused from cache."
+    )
+    judged = f"Judge: {run['judge']}; scorer {run['scorer']} (threshold {fmt(run.get('effective_threshold'), 2)})"
+    if "answers" in run:
+        return f"{items} Answers of another system, read from {run['answers']}. {judged}."
+    return (
+        f"{items} {judged}; policy {run['policy']}; model {run['model']} ({run['backend']}); top_k {run['top_k']}; "
+        f"retrieval {run['retrieval_mode']}."
+    )
+
+
 def _delta(before: float | None, after: float | None) -> str:
     return "–" if before is None or after is None else f"{after - before:+.3f}"
 
@@ -203,9 +222,9 @@ def _delta(before: float | None, after: float | None) -> str:
 def _md_item(record: dict[str, Any]) -> list[str]:
     metrics = ", ".join(f"{k} {fmt(v)}" for k, v in record["metrics"].items() if v is not None)
     lines = [f"### {record['id']}: {record['question']}", "", f"Gold: {record['answers'] or '(unanswerable)'}", ""]
-    if "raw" in record:
-        lines += [f"- raw: {_md_sentences(record['raw']['sentences'])}"]
-        lines += [f"- verified: {_md_sentences(record['verified']['sentences'])}"]
+    for name in ANSWER_VARIANTS:
+        if name in record:
+            lines += [f"- {name}: {_md_sentences(record[name]['sentences'])}"]
     lines += [f"- retrieved: {', '.join(p['doc_id'] for p in record.get('retrieved', []))}", f"- {metrics}", ""]
     return lines
 
@@ -243,9 +262,9 @@ def _html_item(record: dict[str, Any]) -> str:
         f"<div class='item'><h3>{html.escape(record['id'])}: {html.escape(record['question'])}</h3>",
         f"<p>Gold: {html.escape(str(record['answers'] or '(unanswerable)'))}</p>",
     ]
-    if "raw" in record:
-        parts.append(f"<p><b>raw</b>: {_html_sentences(record['raw']['sentences'])}</p>")
-        parts.append(f"<p><b>verified</b>: {_html_sentences(record['verified']['sentences'])}</p>")
+    for name in ANSWER_VARIANTS:
+        if name in record:
+            parts.append(f"<p><b>{name}</b>: {_html_sentences(record[name]['sentences'])}</p>")
     retrieved = ", ".join(p["doc_id"] for p in record.get("retrieved", []))
     parts.append(f"<p class='muted'>retrieved: {html.escape(retrieved)}<br>{html.escape(metrics)}</p></div>")
     return "".join(parts)
@@ -257,9 +276,7 @@ def html_report(summary: dict[str, Any], records: Sequence[dict[str, Any]]) -> s
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>Evaluation report</title><style>{STYLE}</style>",
         f"</head><body><h1>Evaluation report: {html.escape(run['dataset'])}</h1>",
-        f"<p>{counts['items']} items ({counts['answerable']} answerable, {counts['unanswerable']} unanswerable), "
-        f"{counts['errors']} errors. Judge {html.escape(run['judge'])}, scorer {html.escape(str(run['scorer']))}, "
-        f"policy {html.escape(run['policy'])}, model {html.escape(run['model'])}, top_k {run['top_k']}.</p>",
+        f"<p>{html.escape(describe_run(summary))}</p>",
         _html_table(
             ("metric", "value [95% CI]", "n"), [(k, fmt_value_ci(v), str(v["n"])) for k, v in metric_rows(summary)]
         ),

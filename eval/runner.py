@@ -4,7 +4,8 @@
                        judge="none", retrieval_only=False, fail_under={"faithfulness.verifier": 0.9})
 
 Writes to `out`: items.jsonl (one record per question, see eval.evaluation), summary.json (see eval.summary),
-report.md and report.html. Records are cached (eval.cache), so an interrupted run resumes.
+report.md, report.html and the verified answers in ragas's EvaluationDataset layout (ragas_dataset.jsonl).
+Records are cached (eval.cache), so an interrupted run resumes.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.cache import ItemCache, run_fingerprint
-from eval.datasets import EvalItem, load_items
+from eval.datasets import EvalItem, load_items, ragas_row, write_ragas
 from eval.evaluation import Evaluator
 from eval.metrics import RECALL_KS
 from eval.summary import check_fail_under, counts, run_info, summarize
@@ -65,6 +66,8 @@ def run_eval(
         reused += record is not None
         records.append(record or cache.put(item, get_evaluator().evaluate(item)))
     write_jsonl(out / "items.jsonl", records)
+    answered = [r for r in records if "answer" in r]
+    write_ragas(out / "ragas_dataset.jsonl", [ragas_row_of(r) for r in answered])
     summary = {
         "run": run_info(
             settings,
@@ -83,6 +86,14 @@ def run_eval(
     (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     write_reports(out, summary, records)
     return summary
+
+
+def ragas_row_of(record: dict[str, Any]) -> dict[str, object]:
+    """The verified answer of an items.jsonl record (with its [n] markers) and the passages it was given, in
+    ragas's layout: so ragas, or any tool that reads it, can score this project's answers."""
+    answer = record["answer"]
+    contexts = [p["text"] for p in answer["passages"]]
+    return ragas_row(record["question"], answer["answer"], contexts, record["answers"])
 
 
 def evaluator(

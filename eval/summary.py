@@ -22,6 +22,7 @@ from rag.errors import InputError
 
 RETRIEVAL_METRICS = (*(f"retrieval.recall@{k}" for k in RECALL_KS), "retrieval.mrr")
 GENERATED_METRICS = (
+    "answer.correct",
     "faithfulness.verifier",
     "faithfulness.ragas",
     "faithfulness.ragas.parse_failure_rate",
@@ -45,6 +46,9 @@ RUN_SETTINGS = (
     "base_url",
     "scorer",
     "nli_model",
+    "verifier_path",
+    "verifier_base_url",
+    "verifier_model",
     "support_threshold",
     "policy",
     "extractive_fallback",
@@ -58,18 +62,20 @@ def metric_names(retrieval_only: bool) -> tuple[str, ...]:
     return RETRIEVAL_METRICS + GENERATED_METRICS + tuple(RAW_PREFIX + m for m in GENERATED_METRICS)
 
 
-def summarize(records: Sequence[dict[str, Any]], retrieval_only: bool) -> dict[str, Any]:
-    """Each metric's mean, 95% bootstrap CI and n over the items where it applies."""
+def summarize(
+    records: Sequence[dict[str, Any]], retrieval_only: bool, names: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """Each metric's mean, 95% bootstrap CI and n over the items where it applies (`names`: those metrics)."""
     return {
         name: aggregate(r["metrics"].get(name) for r in records if not r.get("error")).to_dict()
-        for name in metric_names(retrieval_only)
+        for name in names or metric_names(retrieval_only)
     }
 
 
-def counts(records: Sequence[dict[str, Any]], reused: int) -> dict[str, Any]:
-    ragas = {
-        name: dict(Counter(r[name]["ragas"]["status"] for r in records if name in r)) for name in ("verified", "raw")
-    }
+def counts(
+    records: Sequence[dict[str, Any]], reused: int, variants: Sequence[str] = ("verified", "raw")
+) -> dict[str, Any]:
+    ragas = {name: dict(Counter(r[name]["ragas"]["status"] for r in records if name in r)) for name in variants}
     return {
         "items": len(records),
         "answerable": sum(bool(r["answerable"]) for r in records),

@@ -35,8 +35,15 @@ def raw_variant(answer: Answer) -> Variant:
     """The generator's own answer: every sentence of its draft with its [n] markers, except those in which it
     says the sources lack the answer. It abstained when nothing else is left (also when the pipeline abstained
     before generating)."""
-    claims = tuple(Claim(c.text, c.citations) for c in answer.draft if c.kind != "abstention")
-    return Variant(RAW_PREFIX, claims, abstained=not claims)
+    return draft_variant(answer.draft, RAW_PREFIX)
+
+
+def draft_variant(draft: tuple[Claim, ...], prefix: str) -> Variant:
+    """An answer as the claim rules split it: every sentence with its [n] markers except those saying the
+    sources lack the answer; abstained when nothing else is left. The raw generator answer, or another
+    system's answer (eval.external)."""
+    claims = tuple(Claim(c.text, c.citations) for c in draft if c.kind != "abstention")
+    return Variant(prefix, claims, abstained=not claims)
 
 
 def verified_variant(answer: Answer) -> Variant:

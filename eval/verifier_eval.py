@@ -91,7 +91,8 @@ def _halueval_pairs(records: list[dict]) -> Iterable[tuple[str, list[LabeledPair
 def _plain_pairs(records: list[dict]) -> Iterable[tuple[str, list[LabeledPair]]]:
     for number, record in enumerate(records):
         label = int(str(record["label"]).lower() in POSITIVE_LABELS)
-        yield "all", [LabeledPair(f"pair-{number}", record["premise"], record["hypothesis"], label)]
+        claim = record["hypothesis"] if "hypothesis" in record else record["claim"]  # NLI files, or ours
+        yield "all", [LabeledPair(str(record.get("id", f"pair-{number}")), record["premise"], claim, label)]
 
 
 READERS: dict[str, Callable[[list[dict]], Iterable[tuple[str, list[LabeledPair]]]]] = {
@@ -181,18 +182,8 @@ def evaluate_verifier(
     pairs = load_pairs(dataset_path, fmt, split)
     if not pairs:
         raise InputError(f"{dataset_path}: no {fmt} pairs in split {split!r}")
-    started = time.perf_counter()
-    scores = scorer.score_batch([(p.premise, p.claim) for p in pairs])
-    elapsed = max(time.perf_counter() - started, 1e-9)
-    summary = {
-        "scorer": scorer.name,
-        "dataset": str(dataset_path),
-        "format": fmt,
-        "split": split,
-        **metrics([p.label for p in pairs], scores, scorer.threshold),
-        "seconds": elapsed,
-        "pairs_per_second": len(pairs) / elapsed,
-    }
+    summary, scores = measure(scorer, pairs, fmt, split)
+    summary = {**summary, "dataset": str(dataset_path)}
     if out_dir is not None:
         write_run(out_dir, summary, pairs, scores)
     return summary
@@ -243,20 +234,62 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 
 BENCHMARKS = {"wice": "wice/claims_dev.jsonl", "halueval": "halueval/qa_dev.jsonl"}
+CONTRADICTIONS = Path(__file__).resolve().parent.parent / "data" / "verifier" / "contradictions.jsonl"
 
 
-def benchmark(data: Path, scorer_names: Sequence[str], split: str, out: Path | None) -> list[dict[str, Any]]:
-    """Every named scorer on WiCE and HaluEval (one split) in one run; out/<scorer>-<dataset>/ per result."""
-    from rag.verify.scoring import load_scorers
+def benchmark(data: Path, scorer_specs: Sequence[str], split: str, out: Path | None) -> list[dict[str, Any]]:
+    """Every named scorer in one run on WiCE and HaluEval (one split), the project's own synthetic claims (the
+    same split) and its hand-written contradiction and paraphrase pairs (all); out/<scorer>-<dataset>/ per
+    result. A spec `trained:DIR` is the trained scorer with another model directory (a previous verifier)."""
+    from eval.synthetic import synthetic_pairs
 
     results = []
-    for name, scorer in zip(scorer_names, load_scorers(scorer_names), strict=True):
+    for spec in scorer_specs:
+        scorer = scorer_of(spec)
         for fmt, relative in BENCHMARKS.items():
-            target = out / f"{name}-{fmt}" if out else None
-            results.append(evaluate_verifier(scorer, data / relative, fmt, target, split))
+            target = out / f"{label(spec)}-{fmt}" if out else None
+            results.append({**evaluate_verifier(scorer, data / relative, fmt, target, split), "scorer": label(spec)})
+        synthetic = synthetic_pairs(data, split)
+        if synthetic:
+            results.append({**measure(scorer, synthetic, "synthetic", split)[0], "scorer": label(spec)})
+        target = out / f"{label(spec)}-contradictions" if out else None
+        contradictions = evaluate_verifier(scorer, CONTRADICTIONS, "pairs", target, "all")
+        results.append({**contradictions, "format": "contradictions", "scorer": label(spec)})
     if out is not None:
         (out / "table.md").write_text(markdown_table(results), encoding="utf-8")
     return results
+
+
+def scorer_of(spec: str) -> SupportScorer:
+    """The scorer a spec names: a registered name, or trained:DIR for a trained verifier in another directory."""
+    from rag.config import load_settings
+    from rag.verify.scoring import load_scorer
+
+    name, _, directory = spec.partition(":")
+    return load_scorer(load_settings(scorer=name, trained_verifier=Path(directory) if directory else None))
+
+
+def label(spec: str) -> str:
+    name, _, directory = spec.partition(":")
+    return f"{name} ({Path(directory).name})" if directory else name
+
+
+def measure(
+    scorer: SupportScorer, pairs: Sequence[LabeledPair], fmt: str, split: str
+) -> tuple[dict[str, Any], list[float]]:
+    """The summary numbers of scoring `pairs` with `scorer`, and the scores."""
+    started = time.perf_counter()
+    scores = scorer.score_batch([(p.premise, p.claim) for p in pairs])
+    elapsed = max(time.perf_counter() - started, 1e-9)
+    summary = {
+        "scorer": scorer.name,
+        "format": fmt,
+        "split": split,
+        **metrics([p.label for p in pairs], scores, scorer.threshold),
+        "seconds": elapsed,
+        "pairs_per_second": len(pairs) / elapsed,
+    }
+    return summary, scores
 
 
 def markdown_table(results: Sequence[dict[str, Any]]) -> str:
@@ -288,7 +321,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--format", dest="fmt", choices=FORMATS)
     parser.add_argument("--benchmark", type=Path, help="shared data dir: run WiCE and HaluEval for each scorer")
     parser.add_argument("--split", choices=SPLITS, default="all")
-    parser.add_argument("--scorer", default="", help="scorer name (comma-separated with --benchmark)")
+    parser.add_argument(
+        "--scorer", default="", help="scorer name (comma-separated with --benchmark; trained:DIR for another verifier)"
+    )
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+from collections.abc import Callable
 from functools import cached_property
 from typing import Any
 
@@ -30,6 +31,7 @@ class Chunker:
         self.tokenizer = tokenizer
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
+        self._check: Callable[[], None] = lambda: None
 
     @cached_property
     def _splitter(self) -> Any:
@@ -46,7 +48,10 @@ class Chunker:
     @cached_property
     def _encoder(self) -> Any:
         """A copy of the fast tokenizer's Rust encoder without padding or truncation; None for slow tokenizers."""
-        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        # a Hugging Face fast tokenizer wraps one; the ONNX embedder's tokenizer is one (the `tokenizers` library)
+        backend = getattr(
+            self.tokenizer, "backend_tokenizer", self.tokenizer if hasattr(self.tokenizer, "encode_batch") else None
+        )
         if backend is None:
             return None
         backend = copy.deepcopy(backend)
@@ -56,7 +61,9 @@ class Chunker:
 
     def token_count(self, text: str) -> int:
         """Tokens of text without special tokens. The Rust encoder called directly gives the same count as
-        tokenizer.tokenize about 2x faster, which matters: langchain calls this thousands of times a document."""
+        tokenizer.tokenize about 2x faster, which matters: langchain calls this thousands of times a document
+        (which is also why the budget check of `chunk` runs here)."""
+        self._check()
         if self._encoder is not None:
             return len(self._encoder.encode(text, add_special_tokens=False).ids)
         return len(self.tokenizer.tokenize(text))
@@ -70,10 +77,17 @@ class Chunker:
             located.append((start if start >= 0 else text.find(piece), piece))
         return located
 
-    def chunk(self, document: Document) -> list[Chunk]:
+    def chunk(self, document: Document, check: Callable[[], None] | None = None) -> list[Chunk]:
+        """The document's chunks; `check` is called as the splitter works and may raise to stop it (a
+        document over its time budget, a cancelled ingest)."""
+        self._check = check or (lambda: None)
+        try:
+            pieces = self.pieces(document.text)
+        finally:
+            self._check = lambda: None
         doc_hash = document.hash
         chunks: list[Chunk] = []
-        for ordinal, (start, text) in enumerate(self.pieces(document.text)):
+        for ordinal, (start, text) in enumerate(pieces):
             section = document.section_at(start)
             chunks.append(
                 Chunk(

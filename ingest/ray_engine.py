@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from ingest.loaders import SkipFile
-from ingest.pipeline import Ingestor, Pending, SourceFile, Tally, load_source, walk
+from ingest.loaders import Budget, SkipFile
+from ingest.pipeline import Ingestor, Pending, SourceFile, Tally, chunk_within, load_source
 from rag.config import Settings
 from rag.errors import RagError
 from rag.index.embedding import Embedder
@@ -39,6 +39,7 @@ LOCAL_CPUS = 2  # a local Ray instance takes at most this many CPUs
 BLOCKS_PER_WORKER = 4  # the file list is split into this many blocks per worker, so every worker gets some
 DOCUMENTS_PER_BATCH = 32  # documents per chunking and embedding call, and per bulk write on the driver
 EmbedderFactory = Callable[[], Any]
+BYTES = {"payload": object, "vectors": object}  # columns of bytes, kept whole (a bytes dtype drops trailing NULs)
 
 
 def worker_embedder(embedder: Any, threads: int) -> EmbedderFactory:
@@ -49,35 +50,50 @@ def worker_embedder(embedder: Any, threads: int) -> EmbedderFactory:
     return partial(copy.deepcopy, embedder)
 
 
-def load_stage(row: dict[str, Any], known: dict[str, str], max_file_mb: float) -> list[dict[str, Any]]:
-    """One file -> a row per document (added, updated or unchanged against the `known` hashes), or one skip."""
+def stage_row(kind: str, doc_id: str, source: str = "", reason: str = "", payload: bytes = b"") -> dict[str, Any]:
+    """A row between the stages: a document (added, updated, unchanged) or a skip (`source` and `reason`)."""
+    return {"kind": kind, "doc_id": doc_id, "source": source, "reason": reason, "payload": payload, "vectors": b""}
+
+
+def load_stage(row: dict[str, Any], known: dict[str, str], settings: Settings) -> list[dict[str, Any]]:
+    """One file -> a row per document (added, updated or unchanged against the `known` hashes), or one skip.
+    Each document is loaded within the local engine's budget (max_document_chars, max_file_seconds)."""
     source = SourceFile(Path(row["path"]), Path(row["root"]), row["doc_id"])
+    budget = Budget(settings.max_document_chars, settings.max_file_seconds)
     rows: list[dict[str, Any]] = []
     try:
-        for document in load_source(source, max_file_mb):
+        for document in load_source(source, settings.max_file_mb, budget):
             previous = known.get(document.doc_id)
             kind = "added" if previous is None else "unchanged" if previous == document.hash else "updated"
             payload = pickle.dumps((document, row["root"], [])) if kind != "unchanged" else b""
-            rows.append({"kind": kind, "doc_id": document.doc_id, "reason": "", "payload": payload, "vectors": b""})
-    except SkipFile as reason:
-        return [{"kind": "skipped", "doc_id": str(source.path), "reason": str(reason), "payload": b"", "vectors": b""}]
+            rows.append(stage_row(kind, document.doc_id, payload=payload))
+    except SkipFile as reason:  # as in the local engine, the documents loaded before it (.jsonl records) stay
+        rows.append(stage_row("skipped", source.doc_id, str(source.path), str(reason)))
     return rows
 
 
 class ChunkStage:
-    """Chunks the documents of a batch with the local engine's chunker (the embedder's tokenizer)."""
+    """Chunks the documents of a batch with the local engine's chunker (the embedder's tokenizer), each within
+    a budget of its own (max_file_seconds, max_document_chunks): a document over it becomes a skip."""
 
     def __init__(self, settings: Settings, make_embedder: EmbedderFactory) -> None:
         self.chunker = Ingestor(settings, embedder=make_embedder()).chunker()
+        self.budget = Budget(settings.max_document_chars, settings.max_file_seconds)
+        self.limit = settings.max_document_chunks
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        payloads = []
-        for kind, payload in zip(batch["kind"], batch["payload"], strict=True):
-            if kind in ("added", "updated"):
-                document, root, _ = pickle.loads(payload)
-                payload = pickle.dumps((document, root, self.chunker.chunk(document)))
-            payloads.append(payload)
-        return {**batch, "payload": np.asarray(payloads, dtype=object)}
+        rows = [dict(zip(batch, values, strict=True)) for values in zip(*batch.values(), strict=True)]
+        for row in rows:
+            if row["kind"] in ("added", "updated"):
+                document, root, _ = pickle.loads(row["payload"])
+                self.budget.start()
+                try:
+                    row["payload"] = pickle.dumps(
+                        (document, root, chunk_within(self.chunker, document, self.budget, self.limit))
+                    )
+                except SkipFile as reason:
+                    row.update(stage_row("skipped", document.doc_id, document.source, str(reason)))
+        return {column: np.asarray([row[column] for row in rows], dtype=BYTES.get(column)) for column in batch}
 
 
 class EmbedStage:
@@ -105,15 +121,25 @@ class RayIngestor(Ingestor):
     """The Ray engine: the local engine's run, with loading, chunking and embedding on a Ray cluster."""
 
     def _embedded(
-        self, paths: Sequence[Path], known: dict[str, tuple[str, str]], tally: Tally, seen: set[str], progress: bool
+        self,
+        files: Sequence[SourceFile],
+        known: dict[str, tuple[str, str]],
+        tally: Tally,
+        seen: set[str],
+        progress: bool,
+        budget: Budget,
     ) -> Iterator[tuple[list[Pending], np.ndarray]]:
-        files = list(walk(paths))
         seen.update(source.doc_id for source in files)
-        if not files:
+        for source in files:
+            if source.problem is not None:  # a link that cannot be followed, a name that is not UTF-8
+                self._skip(tally, source.path, source.problem)
+        loadable = [source for source in files if source.problem is None]
+        if not loadable:
             return
-        dataset = self._dataset(files, {doc_id: digest for doc_id, (_, digest) in known.items()}, progress)
+        dataset = self._dataset(loadable, {doc_id: digest for doc_id, (_, digest) in known.items()}, progress)
         try:
             for batch in dataset.iter_batches(batch_size=DOCUMENTS_PER_BATCH, batch_format="numpy"):
+                budget.check_cancel()
                 pending, vectors = self._collect(batch, tally, seen)
                 if pending:
                     yield pending, vectors
@@ -127,12 +153,12 @@ class RayIngestor(Ingestor):
         """The changed documents of a batch and their vectors; the rest is tallied."""
         pending: list[Pending] = []
         vectors: list[np.ndarray] = []
-        columns = (batch["kind"], batch["doc_id"], batch["reason"], batch["payload"], batch["vectors"])
-        for kind, doc_id, reason, payload, raw in zip(*columns, strict=True):
-            if kind == "skipped":  # doc_id holds the file's path
-                self._skip(tally, Path(str(doc_id)), str(reason))
-                continue
+        columns = (batch["kind"], batch["doc_id"], batch["source"], batch["reason"], batch["payload"], batch["vectors"])
+        for kind, doc_id, source, reason, payload, raw in zip(*columns, strict=True):
             seen.add(str(doc_id))
+            if kind == "skipped":  # its stored version (if any) is kept
+                self._skip(tally, str(source), str(reason))
+                continue
             if kind == "unchanged":
                 tally.unchanged += 1
                 continue
@@ -156,7 +182,7 @@ class RayIngestor(Ingestor):
             ray.data.from_items(rows, override_num_blocks=min(len(rows), BLOCKS_PER_WORKER * workers))
             .flat_map(
                 load_stage,
-                fn_args=(known, self.settings.max_file_mb),
+                fn_args=(known, self.settings),
                 compute=ray.data.TaskPoolStrategy(size=workers),
                 num_cpus=0,
             )

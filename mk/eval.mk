@@ -4,8 +4,8 @@
 #   make eval FAIL_UNDER=faithfulness.verifier=0.9,citation.precision=0.8   exit 1 when a metric is below
 #   make eval-clapnq LIMIT=60      CLAPNQ (../shared/data/clapnq): LIMIT questions, answerable and
 #                                  unanswerable alternating; LIMIT= (empty) runs all 275 (hours on 2 cores)
-#   make eval-generated            after eval-clapnq LIMIT=48: how many of the generator's sentences, hand-labelled
-#                                  in data/generated_labels.jsonl, each scorer passes (supported or invented)
+#   make eval-generated            after eval-clapnq LIMIT=48: how many of the generator's judged sentences (data/judged)
+#                                  each scorer passes (supported or invented)
 # Runs resume: rerunning after an interruption only evaluates the questions not yet done.
 EVAL_SET ?= data/questions.jsonl
 EVAL_OUT ?= runs/eval

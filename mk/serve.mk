@@ -17,8 +17,11 @@ bench-serve: ingest
 bench-serve-fake: setup
 	$(BIN)/python bench/serve_load.py --fake $(BENCH_SERVE_ARGS)
 
-# Debian's Chromium and chromedriver for tests/test_serve_browser.py (skipped when absent).
+# Debian's Chromium and chromedriver for tests/test_serve_browser.py (skipped when absent). When missing,
+# mk/browser-deps.sh says what it installs first, adds no recommended packages and upgrades nothing already
+# installed (it installs nothing then). BROWSER_DEPS=skip never touches apt: make test BROWSER_DEPS=skip.
+BROWSER_DEPS ?= install
+BROWSER_PACKAGES := chromium chromium-driver
+
 browser-deps:
-	@if [ -x /usr/bin/chromium ]; then echo "chromium present: /usr/bin/chromium"; else \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; fi
+	@bash mk/browser-deps.sh $(BROWSER_DEPS) $(BROWSER_PACKAGES)

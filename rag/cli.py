@@ -1,12 +1,15 @@
-"""The `rag` command line: ingest, search, ask, stats and serve here; the evaluation commands (eval, convert,
+"""The `rag` command line: ingest, search, ask, chat, stats, serve and mcp here; the evaluation commands (eval, convert,
 compare, eval-verifier) come from eval/cli.py, resolved by name from rag.registry. Logs go to stderr, `--json`
 to stdout. Heavy libraries are imported inside each command, so `rag --help` starts fast.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,7 +25,12 @@ from rag.console import (
     stdout_console,
     user_errors,
 )
+from rag.question import validate_question
 
+if TYPE_CHECKING:
+    from rag.index.filters import Where
+
+SCORERS = " | ".join(registry.names("scorer"))
 WhereOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -41,7 +49,9 @@ app = typer.Typer(
 @app.command()
 @user_errors
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="files or folders (txt, md, html, pdf, jsonl)")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="files or folders (txt, md, html, pdf, docx, pptx, xlsx, csv, jsonl)")
+    ],
     index: IndexOption = None,
     prune: Annotated[bool, typer.Option(help="remove documents no longer under the given paths")] = False,
     rebuild: Annotated[bool, typer.Option(help="start a fresh index instead of updating")] = False,
@@ -66,6 +76,8 @@ def ingest(
 ) -> None:
     """Add, update (and with --prune remove) documents in an index, incrementally and atomically."""
     setup_logging(verbose)
+    from rich.markup import escape
+
     settings = load_settings(
         index=index,
         embedder=embedder,
@@ -88,7 +100,9 @@ def ingest(
         f"{report.chunks} chunks ({report.chunks_added} embedded in {summary['seconds']} s)"
     )
     for path, reason in report.skipped:
-        stderr_console().print(f"  skipped {path}: {reason}")
+        stderr_console().print(f"  skipped {path}: {reason}", markup=False, highlight=False)
+    for warning in report.warnings:
+        stderr_console().print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 @app.command()
@@ -112,6 +126,9 @@ def search(
     if as_json:
         emit_json(hits)
         return
+    if not hits:
+        stderr_console().print(f"no passage of {settings.index} matches the query (mode {settings.retrieval_mode})")
+        return
     from rich.table import Table
 
     table = Table("n", "score", "doc", "text", show_lines=True)
@@ -128,39 +145,144 @@ def ask(
     index: IndexOption = None,
     k: Annotated[int | None, typer.Option("-k", help="passages to retrieve")] = None,
     policy: Annotated[str | None, typer.Option(help="annotate | filter | strict")] = None,
+    composition: Annotated[str | None, typer.Option(help="free | quote | extractive")] = None,
     backend: Annotated[str | None, typer.Option(help="llamacpp | transformers | openai")] = None,
     model: Annotated[str | None, typer.Option(help="GGUF path, model dir or endpoint model name")] = None,
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
-    scorer: Annotated[str | None, typer.Option(help="support scorer: trained | heuristic | nli")] = None,
+    scorer: Annotated[str | None, typer.Option(help=f"support scorer: {SCORERS}")] = None,
     mode: Annotated[str | None, typer.Option(help="dense | bm25 | hybrid")] = None,
     where: WhereOption = None,
+    show_removed: Annotated[bool, typer.Option(help="also show the sentences verification withheld")] = False,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
     """Answer from the index with verified citations, or abstain when the corpus does not say."""
-    setup_logging(verbose)
-    from rag.pipeline import Pipeline
-
     settings = load_settings(
         index=index,
         top_k=k,
         policy=policy,
+        composition=composition,
         backend=backend,
         model=model,
         base_url=base_url,
         scorer=scorer,
         retrieval_mode=mode,
     )
+    validate_question(question, settings.max_question_chars)  # refused before anything heavy is imported
+    from rag.index.filters import as_where
+
+    filters = as_where(where)  # a bad filter too
+    setup_logging(verbose)
+    from rag.pipeline import Pipeline
+
     pipeline = Pipeline.from_settings(settings)
-    with stderr_console().status("loading models"):
-        pipeline.warm_up()
-    answer = pipeline.ask(question, where=where)
+    answer = answer_with_progress(pipeline, question, where=filters)
     if as_json:
         emit_json(answer.to_dict())
     else:
         from rag.display import show_answer
 
-        show_answer(answer, stdout_console())
+        show_answer(answer, stdout_console(), show_removed=show_removed)
+
+
+STAGE_NAMES = {
+    "retrieve": "retrieving",
+    "context": "selecting context",
+    "prompt": "building the prompt",
+    "generate": "generating",
+    "verify": "verifying",
+    "select": "choosing the answering sentence",
+}
+
+
+def answer_with_progress(pipeline: Any, question: str, where: Where | None = None) -> Any:
+    """The answer (to passages that meet `where`), with the stage it is in (and the tokens generated so far)
+    shown on stderr."""
+    answer = None
+    tokens = 0
+    with stderr_console().status("loading models") as status:
+        pipeline.warm_up()
+        for kind, payload in pipeline.ask_stream(question, where=where):
+            if kind == "stage":
+                stage = STAGE_NAMES.get(payload, payload)
+                status.update(stage)
+            elif kind == "token":
+                tokens += 1
+                status.update(f"{stage} ({tokens} tokens)")
+            elif kind == "answer":
+                answer = payload
+    return answer
+
+
+@app.command()
+@user_errors
+def chat(
+    index: IndexOption = None,
+    k: Annotated[int | None, typer.Option("-k", help="passages to retrieve")] = None,
+    policy: Annotated[str | None, typer.Option(help="annotate | filter | strict")] = None,
+    backend: Annotated[str | None, typer.Option(help="llamacpp | transformers | openai")] = None,
+    model: Annotated[str | None, typer.Option(help="GGUF path, model dir or endpoint model name")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
+    rewriter: Annotated[str | None, typer.Option(help="follow-up rewriting: rules | generator")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON line per turn on stdout")] = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Talk with the index: one question a line; each follow-up ("and when did it close?") is rewritten into a
+    standalone question, then answered and verified like `rag ask`. /new starts over, /quit (or EOF) ends."""
+    setup_logging(verbose)
+    from rag.chat import Conversation, load_rewriter
+    from rag.pipeline import Pipeline
+
+    settings = load_settings(
+        index=index, top_k=k, policy=policy, backend=backend, model=model, base_url=base_url, rewriter=rewriter
+    )
+    pipeline = Pipeline.from_settings(settings)
+    with stderr_console().status("loading models"):
+        pipeline.warm_up()
+    converse(Conversation(pipeline, load_rewriter(settings, pipeline)), typed_lines(), as_json)
+
+
+def typed_lines() -> Iterator[str]:
+    """Lines from stdin: read with a prompt (and line editing) at a terminal, as they come from a pipe."""
+    if not sys.stdin.isatty():
+        yield from sys.stdin
+        return
+    while True:
+        try:
+            yield input("you> ")
+        except EOFError:
+            return
+
+
+def converse(conversation: Any, lines: Iterable[str], as_json: bool) -> None:
+    """The chat loop: each line a question (or /new, /quit); a bad question is a one-line error, not an exit."""
+    from rag.display import show_answer
+    from rag.errors import InputError
+
+    for line in lines:
+        question = line.strip()
+        if question in ("/quit", "/exit"):
+            return
+        if question == "/new":
+            conversation.reset()
+            print("(new conversation)", file=sys.stderr)
+            continue
+        if not question:
+            continue
+        try:
+            turn = conversation.ask(question)
+        except InputError as error:
+            print(f"error: {error}", file=sys.stderr)
+            continue
+        if as_json:
+            sys.stdout.write(json.dumps(turn.to_dict(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+            continue
+        if turn.rewritten:
+            from rich.text import Text
+
+            stdout_console().print(Text.assemble(("asked as: ", "dim"), turn.standalone))
+        show_answer(turn.answer, stdout_console())
 
 
 @app.command()
@@ -196,13 +318,43 @@ def serve(
         str | None, typer.Option(envvar="RAG_API_KEY", help="require this X-API-Key header [env RAG_API_KEY]")
     ] = None,
     allow_ingest: Annotated[bool, typer.Option(help="enable POST /ingest (uploads only)")] = False,
+    allowed_host: Annotated[
+        list[str] | None, typer.Option(help="a Host name to answer besides loopback ones (a proxy's); repeatable")
+    ] = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Serve the HTTP API and the web page; models load once at start-up."""
     setup_logging(verbose)
     from rag.serve.app import serve as run_server
 
-    run_server(load_settings(index=index), host=host, port=port, api_key=api_key, allow_ingest=allow_ingest)
+    run_server(
+        load_settings(index=index),
+        host=host,
+        port=port,
+        api_key=api_key,
+        allow_ingest=allow_ingest,
+        allowed_hosts=tuple(allowed_host or ()),
+    )
+
+
+@app.command()
+@user_errors
+def mcp(
+    index: IndexOption = None,
+    k: Annotated[int | None, typer.Option("-k", help="default passages per call")] = None,
+    policy: Annotated[str | None, typer.Option(help="default policy: annotate | filter | strict")] = None,
+    backend: Annotated[str | None, typer.Option(help="llamacpp | transformers | openai")] = None,
+    model: Annotated[str | None, typer.Option(help="GGUF path, model dir or endpoint model name")] = None,
+    base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Serve the tools `search` and `ask` to an MCP client over stdio (the same JSON as --json)."""
+    setup_logging(verbose)
+    from rag.mcp_server import serve_stdio
+    from rag.pipeline import Pipeline
+
+    settings = load_settings(index=index, top_k=k, policy=policy, backend=backend, model=model, base_url=base_url)
+    serve_stdio(Pipeline.from_settings(settings))
 
 
 def add_commands(cli: typer.Typer) -> None:

@@ -22,8 +22,10 @@ EmbedderBackend = Literal["torch", "onnx", "onnx-int8"]
 RetrievalMode = Literal["dense", "bm25", "hybrid"]
 ContextMode = Literal["passages", "sentences"]
 GeneratorBackend = Literal["llamacpp", "transformers", "openai"]
-ScorerName = Literal["trained", "heuristic", "nli"]
+ScorerName = Literal["trained", "heuristic", "nli", "endpoint", "hhem", "minicheck"]
 PolicyName = Literal["annotate", "filter", "strict"]
+CompositionName = Literal["free", "quote", "extractive"]
+RewriterName = Literal["rules", "generator"]
 IngestEngine = Literal["local", "ray"]
 VectorStoreName = Literal["faiss", "milvus"]
 
@@ -56,6 +58,12 @@ class Settings(BaseSettings):
     chunk_size: int = Field(200, ge=16, description="chunk size in embedder tokens")
     chunk_overlap: int = Field(32, ge=0, description="overlap between chunks in embedder tokens")
     max_file_mb: float = Field(50.0, gt=0, description="files larger than this are skipped")
+    # what one document may cost: a small file can expand to millions of characters (a compressed PDF)
+    max_document_chars: int = Field(2_000_000, ge=1, description="documents with more text than this are skipped")
+    max_document_chunks: int = Field(4_000, ge=1, description="documents cut into more chunks are skipped")
+    max_file_seconds: float = Field(
+        120.0, gt=0, description="a file (or .jsonl record) taking longer to load and chunk is skipped"
+    )
     engine: IngestEngine = Field("local", description="what runs an ingest: local (this process) | ray (Ray Data)")
     ray_address: str | None = Field(
         None, description="engine=ray: auto, ray://HOST:10001, or unset for a local Ray instance on this machine"
@@ -95,13 +103,54 @@ class Settings(BaseSettings):
     prompt_batch: int = Field(128, ge=1, description="llamacpp: prompt tokens evaluated per batch")
     flash_attention: bool = Field(True, description="llamacpp: flash attention")
 
+    # answer composition
+    composition: CompositionName = Field(
+        "free", description="free (the generator writes) | quote (it quotes, then answers) | extractive (a quote)"
+    )
+    constrain_output: bool = Field(
+        False,
+        description="llamacpp: a grammar ends every sentence with [n] (free) or holds quotes to the sources (quote)",
+    )
+    generated_support_threshold: float | None = Field(
+        None, description="support a generated sentence needs (default: the scorer's threshold, as for quotes)"
+    )
+    generated_exact_names: bool = Field(
+        False, description="a generated sentence may use no name or number its supporting passage never mentions"
+    )
+
     # verification
-    scorer: ScorerName = Field("trained", description="support scorer: trained | heuristic | nli")
+    scorer: ScorerName = Field(
+        "trained", description="support scorer: trained | heuristic | nli | endpoint | hhem | minicheck"
+    )
     nli_model: str | None = Field(None, description="sequence-classification NLI model for scorer=nli")
+    trained_verifier: Path | None = Field(
+        None, description="scorer=trained: another model directory (default: shipped)"
+    )
+    verifier_path: str | None = Field(
+        None, description="local checkpoint directory for scorer=hhem (HHEM-2.1-Open) or scorer=minicheck"
+    )
+    verifier_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint for scorer=endpoint (unset: api.openai.com)"
+    )
+    verifier_model: str | None = Field(None, description="model the endpoint serves, for scorer=endpoint")
+    verifier_api_key_env: str = Field("OPENAI_API_KEY", description="env var holding the verifier endpoint's key")
+    verifier_logprobs: bool = Field(
+        True, description="scorer=endpoint asks for the answer's top logprobs (off: the answer text gives 1 or 0)"
+    )
+    verifier_instructions: str | None = Field(
+        None,
+        description="scorer=endpoint system message (unset: the project's yes/no instruction; empty: none, so "
+        "the served model's own template applies, as Ollama's bespoke-minicheck has)",
+    )
     support_threshold: float | None = Field(None, description="override the scorer's calibrated threshold")
     policy: PolicyName = Field("filter", description="annotate | filter | strict")
     extractive_fallback: bool = Field(True, description="quote a source sentence when generation fails")
     extractive_min_similarity: float = Field(0.7, description="question/sentence cosine a quoted fallback answer needs")
+
+    # conversations
+    rewriter: RewriterName = Field(
+        "rules", description="how a chat follow-up becomes a standalone question: rules | generator"
+    )
 
     # limits
     max_question_chars: int = Field(2000, ge=1)

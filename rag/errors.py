@@ -30,3 +30,31 @@ class InputError(RagError):
 
 class QuestionTooLong(InputError):
     """A question over the max_question_chars limit (HTTP 413)."""
+
+
+class IndexDamagedError(RagError):
+    """The live index cannot be read: a file of it is missing, truncated or corrupt."""
+
+    def __init__(self, root: object, what: str) -> None:
+        super().__init__(
+            f"the index at {root} is damaged ({what}): rebuild it with `rag ingest DOCS --index {root} --rebuild`"
+        )
+
+
+class IndexWriteError(RagError):
+    """A new index generation could not be written (disk full, read-only, no permission); the live one is as
+    it was."""
+
+    def __init__(self, root: object, reason: str) -> None:
+        super().__init__(
+            f"could not write the index at {root} ({reason}): free disk space or make it writable, then run the "
+            "ingest again; the live index is unchanged"
+        )
+
+
+class IndexLockedError(RagError):
+    """Another ingest holds the index's lock."""
+
+
+class Cancelled(RagError):
+    """Work stopped on request (the client went away, the request timed out, the server is shutting down)."""

@@ -7,8 +7,11 @@ sequence classifiers of the verifier both run through these.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,10 +59,42 @@ def exported_model(location: str, quantized: bool, head: str = "hidden") -> Path
     target = cache_dir() / "onnx" / f"{name}-{export_key(location, quantized, head)}" / "model.onnx"
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent) as work:
+        with tempfile.TemporaryDirectory(dir=target.parent) as work, quiet_export():
             built = export_onnx(location, Path(work), quantized, head)
             os.replace(built, target)
     return target
+
+
+class ToDebug(logging.Filter):
+    """Demote records below ERROR to DEBUG: shown with --verbose, dropped otherwise. Only installed while a
+    model is exported, when everything logged is the exporting libraries' report (ONNX Runtime's modules log
+    under bare names such as "fusion_base", or on the root logger)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+@contextmanager
+def quiet_export() -> Iterator[None]:
+    """A first export's chatter goes to the log at debug level: ONNX Runtime reports each fusion and each
+    quantised tensor (about 110 INFO lines, logged on the root logger) and transformers draws a weights bar."""
+    from transformers.utils import logging as transformers_logging
+
+    handlers, demote = list(logging.getLogger().handlers), ToDebug()
+    bar = transformers_logging.is_progress_bar_enabled()
+    for handler in handlers:
+        handler.addFilter(demote)
+    transformers_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(demote)
+        if bar:
+            transformers_logging.enable_progress_bar()
 
 
 def export_onnx(location: str, work: Path, quantized: bool, head: str = "hidden") -> Path:

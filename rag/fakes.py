@@ -24,6 +24,7 @@ from rag.generation.prompt import render_question
 from rag.index.filters import Where
 from rag.pipeline import Pipeline
 from rag.records import Chunk, Passage, SentenceSpan
+from rag.verify.relevance import AnswerCheck
 from rag.verify.verifier import Verifier
 
 DOCUMENTS: dict[str, tuple[str, str]] = {
@@ -214,11 +215,14 @@ def fake_pipeline(settings: Settings | None = None, delay_s: float = 0.0, genera
     """A real Pipeline over the canned documents with the echoing generator (or `generator`) and the overlap
     scorer; `delay_s` is slept per search and per token."""
     settings = settings or Settings()
+    retriever = CannedRetriever(settings, delay_s)
     return Pipeline(
-        retriever=CannedRetriever(settings, delay_s),
+        retriever=retriever,
         context=WholePassages(),
         generator=generator or EchoGenerator(delay_s),
         verifier=Verifier(OverlapScorer()),
+        answers=AnswerCheck(retriever.embedder.encode),
         settings=settings,
         policy=settings.policy,
+        composition=settings.composition,
     )

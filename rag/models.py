@@ -5,8 +5,10 @@ loads with HF_HUB_OFFLINE=1. Any other value is used as a local path or a hub id
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 from rag.errors import ModelNotFoundError
 
@@ -52,3 +54,15 @@ def resolve_model(setting: str, value: str) -> str:
     if expanded.exists():
         return str(expanded.resolve())
     return value
+
+
+def local_checkpoint(setting: str, value: str | None, scorer: str) -> tuple[Path, dict[str, Any]]:
+    """The local checkpoint directory a setting names and its config.json; a one-line error naming the
+    setting when it is unset, missing or not a checkpoint. Reads one small file: building stays light."""
+    if not value:
+        raise ModelNotFoundError(setting, "", f"scorer={scorer} needs {setting} set to a local checkpoint directory")
+    config = Path(value).expanduser() / "config.json"
+    try:
+        return config.parent.resolve(), json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ModelNotFoundError(setting, value, f"no readable config.json in it: {type(error).__name__}") from None

@@ -1,4 +1,5 @@
-"""The answering pipeline: retrieve -> select context -> generate -> verify -> policy, its parts passed in.
+"""The answering pipeline: retrieve -> select context -> compose (generate, verify, policy; or quote) -> Answer,
+its parts passed in.
 
     pipeline = Pipeline.from_index("indexes/sample")   # parts built from Settings; models load at warm_up()
     answer = pipeline.ask("When did the railway open?")
@@ -18,39 +19,24 @@ from typing import Any, Protocol
 import numpy as np
 
 from rag import registry
-from rag.config import PolicyName, Settings, load_settings
-from rag.errors import InputError, QuestionTooLong
+from rag.compose.base import Compose, Composition, Event, Job, closest
+from rag.config import CompositionName, PolicyName, Settings, load_settings
 from rag.generation.base import Generator, load_generator
 from rag.generation.context import ContextSelector, load_context
-from rag.generation.prompt import build_prompt
 from rag.index.embedding import Embedder
 from rag.index.filters import Where, as_where
-from rag.records import Answer, Citation, Claim, Passage, Sentence, Verdict
+from rag.question import validate_question
+from rag.records import Answer, Passage
 from rag.retrieval.retriever import IndexRetriever, Retriever
-from rag.text import numbers
-from rag.verify.claims import checkable, draft_claims
 from rag.verify.policies import Policy, render
+from rag.verify.relevance import AnswerCheck
 from rag.verify.scoring import load_scorer
 from rag.verify.verifier import Verifier
 
 NOTHING_RELEVANT = "retrieval found no passage relevant enough to the question"
-GENERATOR_ABSTAINED = "the generator found no answer in the retrieved sources"
 NO_ANSWER_TEXT = "The corpus does not say."
 
-Event = tuple[str, Any]
 Filter = Where | list[str] | tuple[str, ...] | None  # a Where, or filter expressions like "path=docs/*.md"
-
-
-def validate_question(question: str, max_chars: int) -> str:
-    """The question stripped; InputError when it is empty, QuestionTooLong when over `max_chars`."""
-    question = question.strip()
-    if not question:
-        raise InputError("the question is empty")
-    if len(question) > max_chars:
-        raise QuestionTooLong(
-            f"the question has {len(question)} characters; the limit is {max_chars} (setting max_question_chars)"
-        )
-    return question
 
 
 class Answerer(Protocol):
@@ -82,6 +68,8 @@ class Answerer(Protocol):
         where: Filter = None,
     ) -> Iterator[Event]: ...
 
+    def check_question(self, question: str) -> str: ...
+
     def document(self, doc_id: str) -> dict[str, Any] | None: ...
 
     def index_stats(self) -> dict[str, Any]: ...
@@ -92,7 +80,7 @@ class Answerer(Protocol):
 @dataclass
 class _Run:
     """Timings and intermediate results of one question as it moves through the stages; the question is
-    embedded once, for retrieval, context selection and the extractive check."""
+    embedded once, for retrieval, context selection and the answer check."""
 
     question: str
     policy: str
@@ -100,21 +88,32 @@ class _Run:
     timings: dict[str, float] = field(default_factory=dict)
     retrieved: list[Passage] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
+    stage: str | None = None
+    started: float = 0.0
 
-    def timed(self, stage: str, started: float) -> None:
-        self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - started
+    def enter(self, stage: str | None) -> Iterator[Event]:
+        """Close the running stage's timer and start the next (None: stop); announces the stage."""
+        now = time.perf_counter()
+        if self.stage is not None:
+            self.timings[self.stage] = self.timings.get(self.stage, 0.0) + now - self.started
+        self.stage, self.started = stage, now
+        if stage is not None:
+            yield "stage", stage
 
 
 @dataclass(frozen=True)
 class Pipeline:
-    """One index, one embedder, one generator and one verifier, shared by every question."""
+    """One index, one embedder, one generator, one verifier and one answer check, shared by every question;
+    `composition` names the strategy that makes the answer (rag.compose)."""
 
     retriever: Retriever
     context: ContextSelector
     generator: Generator
     verifier: Verifier
+    answers: AnswerCheck
     settings: Settings
     policy: PolicyName = "filter"
+    composition: CompositionName = "free"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
@@ -125,8 +124,10 @@ class Pipeline:
             context=load_context(settings.context, embedder, settings.context_sentences),
             generator=load_generator(settings),
             verifier=Verifier(load_scorer(settings), settings.support_threshold),
+            answers=AnswerCheck(embedder.encode),
             settings=settings,
             policy=settings.policy,
+            composition=settings.composition,
         )
 
     @classmethod
@@ -134,19 +135,22 @@ class Pipeline:
         return cls.from_settings(load_settings(index=Path(index), **overrides))
 
     def with_parts(self, **parts: Any) -> Pipeline:
-        """This pipeline with some parts replaced (retriever, context, generator, verifier, policy)."""
+        """This pipeline with some parts replaced (retriever, context, generator, verifier, answers, policy,
+        composition)."""
         return replace(self, **parts)
 
     @property
     def embedder(self) -> Any:
-        """The retriever's embedder, which context selection and the extractive check share."""
+        """The retriever's embedder, which context selection and the answer check share."""
         return self.retriever.embedder
 
     def warm_up(self) -> None:
-        """Load every model now rather than on the first question."""
+        """Load every model this pipeline's composition uses, now rather than on the first question."""
         self.retriever.warm_up()
-        self.generator.warm_up()
-        self.verifier.warm_up()
+        self.answers.warm_up()
+        if self.composition != "extractive":
+            self.generator.warm_up()
+            self.verifier.warm_up()
 
     def refreshed(self) -> Pipeline:
         """This pipeline on the index's newest generation (itself when there is none newer)."""
@@ -174,9 +178,9 @@ class Pipeline:
         depth: int | None = None,
         where: Filter = None,
     ) -> Answer:
-        """Retrieve, generate, verify: a cited answer, or an abstention with its reason. `depth` passages are
-        retrieved (default k) and the best k given to the generator; `Answer.retrieved` holds them all. Only
-        passages that meet `where` are retrieved."""
+        """Retrieve, compose, verify: a cited answer, or an abstention with its reason. `depth` passages are
+        retrieved (default k) and the best k composed from; `Answer.retrieved` holds them all. Only passages
+        that meet `where` are retrieved."""
         answer: Answer | None = None
         for kind, payload in self.ask_stream(question, k=k, policy=policy, depth=depth, where=where):
             if kind == "answer":
@@ -192,119 +196,69 @@ class Pipeline:
         depth: int | None = None,
         where: Filter = None,
     ) -> Iterator[Event]:
-        """Events as the answer is made: ("passages", [Passage]), ("token", str)..., ("answer", Answer)."""
+        """Events as the answer is made: ("stage", name) as each stage starts (retrieve, context, prompt,
+        generate, verify, select), ("passages", [Passage]), ("token", str)..., then ("answer", Answer)."""
         checked = self.check_question(question)
         where = as_where(where)
-        self._policy(policy or self.policy)
+        policy_name = policy or self.policy
+        apply_policy: Policy = registry.resolve("policy", policy_name)
+        compose: Compose = registry.resolve("composition", self.composition)
         k = k or self.settings.top_k
-        started = time.perf_counter()
-        run = _Run(checked, policy or self.policy, self.embedder.encode([checked])[0])
+        run = _Run(checked, policy_name, np.zeros(0))
+        yield from run.enter("retrieve")
+        run.vector = self.embedder.encode([checked])[0]
         run.retrieved = self.retriever.retrieve(
             run.question, k=max(k, depth or k), query_vector=run.vector, where=where
         )
         run.passages = run.retrieved[:k]
-        run.timed("retrieve", started)
         if not run.passages or max(p.scores["dense"] for p in run.passages) < self.settings.min_relevance:
             yield "passages", run.passages
-            yield "answer", self._abstain(run, NOTHING_RELEVANT, "")
+            job = self._job(run, apply_policy)
+            composed = Composition(
+                tuple(run.passages), abstain_reason=NOTHING_RELEVANT, closest=closest(job, run.passages)
+            )
+            yield from run.enter(None)
+            yield "answer", self._answer(run, composed)
             return
-        started = time.perf_counter()
+        yield from run.enter("context")
         run.passages = self.context.select(run.question, run.passages, run.vector)
-        run.timed("context", started)
-        started = time.perf_counter()
-        prompt, run.passages = build_prompt(run.question, run.passages, self.generator, self.settings.max_tokens)
-        run.timed("prompt", started)
-        yield "passages", run.passages
-        started = time.perf_counter()
-        pieces: list[str] = []
-        for piece in self.generator.stream(prompt):
-            pieces.append(piece)
-            yield "token", piece
-        run.timed("generate", started)
-        yield "answer", self._verified(run, "".join(pieces).strip())
+        for kind, payload in compose(self._job(run, apply_policy)):
+            if kind == "stage":
+                yield from run.enter(payload)
+            elif kind == "composed":
+                yield from run.enter(None)
+                yield "answer", self._answer(run, payload)
+            else:
+                yield kind, payload
 
-    def _policy(self, name: str) -> Policy:
-        return registry.resolve("policy", name)
-
-    def _verified(self, run: _Run, raw: str) -> Answer:
-        started = time.perf_counter()
-        draft = draft_claims(raw, len(run.passages), cut_off=self._cut_off(raw))
-        claims = checkable(draft)
-        sentences = self.verifier.verify(claims, run.passages)
-        outcome = self._policy(run.policy)(sentences)
-        run.timed("verify", started)
-        if outcome.abstain_reason is None:
-            return self._answer(run, raw, draft, render(outcome.sentences), outcome.sentences, outcome.removed)
-        reason = outcome.abstain_reason if claims else GENERATOR_ABSTAINED
-        fallback = self._extractive(run, raw, draft) if self.settings.extractive_fallback else None
-        return fallback or self._abstain(run, reason, raw, draft, outcome.sentences, outcome.removed)
-
-    def _cut_off(self, raw: str) -> bool:
-        """Whether generation stopped at max_tokens (the answer's tokens reach it) rather than by itself."""
-        return self.generator.count_tokens(raw) >= self.settings.max_tokens - 1
-
-    def _extractive(self, run: _Run, raw: str, draft: tuple[Claim, ...]) -> Answer | None:
-        """A quoted answer when a source sentence answers the question closely enough to stand alone.
-
-        The sentence must contain every number the question names: "tons carried in 1935" is not answered by
-        a sentence about 1925, however similar the two are.
-        """
-        started = time.perf_counter()
-        asked = numbers(run.question)
-        candidates = [
-            (n, p, s)
-            for n, p in enumerate(run.passages, start=1)
-            for s in p.chunk.sentences
-            if asked <= numbers(s.text)
-        ]
-        if not candidates:
-            return None
-        similarity = self.embedder.encode([s.text for _, _, s in candidates]) @ run.vector
-        best = int(similarity.argmax())
-        run.timed("extractive", started)
-        if float(similarity[best]) < self.settings.extractive_min_similarity:
-            return None
-        n, passage, span = candidates[best]
-        support = float(similarity[best])
-        citation = Citation(n, passage.chunk.chunk_id, passage.chunk.doc_id, span.text, span.start, span.end, support)
-        sentence = Sentence(span.text, Verdict("supported", support), (citation,))
-        return replace(
-            self._answer(run, raw, draft, f"{span.text} [{n}]", (sentence,), ()),
-            extractive=True,
+    def _job(self, run: _Run, policy: Policy) -> Job:
+        return Job(
+            question=run.question,
+            vector=run.vector,
+            passages=tuple(run.passages),
+            generator=self.generator,
+            verifier=self.verifier,
+            answers=self.answers,
+            policy=policy,
+            settings=self.settings,
         )
 
-    @staticmethod
-    def _answer(
-        run: _Run,
-        raw: str,
-        draft: tuple[Claim, ...],
-        text: str,
-        sentences: tuple[Sentence, ...],
-        removed: tuple[Sentence, ...],
-        abstain_reason: str | None = None,
-    ) -> Answer:
+    def _answer(self, run: _Run, composed: Composition) -> Answer:
+        abstained = composed.abstain_reason is not None
         return Answer(
             question=run.question,
-            answer=text,
-            abstained=abstain_reason is not None,
-            abstain_reason=abstain_reason,
-            sentences=sentences,
-            passages=tuple(run.passages),
-            raw_answer=raw,
+            answer=NO_ANSWER_TEXT if abstained else render(composed.sentences),
+            abstained=abstained,
+            abstain_reason=composed.abstain_reason,
+            sentences=composed.sentences,
+            passages=composed.passages,
+            raw_answer=composed.raw,
             policy=run.policy,
-            removed_sentences=removed,
+            removed_sentences=composed.removed,
+            extractive=composed.extractive,
             timings=dict(run.timings),
+            composition=self.composition,
+            closest=composed.closest,
             retrieved=tuple(run.retrieved),
-            draft=draft,
+            draft=composed.draft,
         )
-
-    def _abstain(
-        self,
-        run: _Run,
-        reason: str,
-        raw: str,
-        draft: tuple[Claim, ...] = (),
-        sentences: tuple[Sentence, ...] = (),
-        removed: tuple[Sentence, ...] = (),
-    ) -> Answer:
-        return self._answer(run, raw, draft, NO_ANSWER_TEXT, sentences, removed, reason)

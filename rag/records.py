@@ -142,12 +142,13 @@ class Claim:
         return self.kind == "claim"
 
 
-VerdictStatus = Literal["supported", "recited", "unsupported"]
+VerdictStatus = Literal["supported", "recited", "quoted", "unsupported"]
 
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """The verifier's judgement of one sentence: supported by its own citations, re-cited, or unsupported."""
+    """The judgement of one sentence: supported by its own citations, re-cited to the passage that supports it,
+    quoted word for word from a source (support 1.0), or unsupported."""
 
     status: VerdictStatus
     support: float
@@ -187,9 +188,11 @@ class Sentence:
 class Answer:
     """What `ask` returns: the verified answer, every sentence with its verdict, and the evidence used.
 
-    `passages` are the passages the generator read, numbered [1]..[n]; `retrieved` everything retrieval
-    returned (at least those, in rank order); `draft` the generator's answer split into claims by the claim
-    rules. The last two are for evaluation and are not part of `to_dict()`.
+    `passages` are the passages the generator read, numbered [1]..[n]; `composition` the strategy that made the
+    answer (free, quote or extractive); `closest`, for an abstention, the source sentences nearest to an answer
+    (support = how likely each is to answer). `retrieved` holds everything retrieval returned (at least the
+    passages, in rank order) and `draft` the generator's answer split into claims by the claim rules; those two
+    are for evaluation and are not part of `to_dict()`.
     """
 
     question: str
@@ -203,6 +206,8 @@ class Answer:
     removed_sentences: tuple[Sentence, ...] = ()
     extractive: bool = False
     timings: Mapping[str, float] = field(default_factory=dict)
+    composition: str = "free"
+    closest: tuple[Citation, ...] = ()
     retrieved: tuple[Passage, ...] = ()
     draft: tuple[Claim, ...] = ()
 
@@ -220,17 +225,20 @@ class Answer:
             "policy": self.policy,
             "removed": self.removed,
             "extractive": self.extractive,
+            "composition": self.composition,
             "sentences": [s.to_dict() for s in self.sentences],
             "removed_sentences": [s.to_dict() for s in self.removed_sentences],
             "passages": [p.to_dict(n) for n, p in enumerate(self.passages, start=1)],
             "raw_answer": self.raw_answer,
+            "closest": [c.to_dict() for c in self.closest],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
 
 
 @dataclass(frozen=True, slots=True)
 class IngestReport:
-    """Counts of one ingest run, and every skipped path with its reason."""
+    """Counts of one ingest run, every skipped path with its reason, how many files were seen, and warnings
+    (such as: nothing was kept, and why)."""
 
     added: int = 0
     updated: int = 0
@@ -241,6 +249,8 @@ class IngestReport:
     documents: int = 0
     chunks: int = 0
     seconds: float = 0.0
+    files: int = 0
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -253,4 +263,6 @@ class IngestReport:
             "documents": self.documents,
             "chunks": self.chunks,
             "seconds": round(self.seconds, 3),
+            "files": self.files,
+            "warnings": list(self.warnings),
         }

@@ -26,6 +26,9 @@ STRATEGIES: Mapping[str, Mapping[str, str]] = {
         "trained": "rag.verify.trained:build_trained",
         "heuristic": "rag.verify.heuristic:build_heuristic",
         "nli": "rag.verify.nli:build_nli",
+        "endpoint": "rag.verify.endpoint:EndpointScorer",
+        "hhem": "rag.verify.hhem:build_hhem",
+        "minicheck": "rag.verify.minicheck:build_minicheck",
     },
     "retrieval mode": {
         "dense": "rag.retrieval.retriever:dense_ranking",
@@ -35,6 +38,11 @@ STRATEGIES: Mapping[str, Mapping[str, str]] = {
     "context": {
         "passages": "rag.generation.context:WholePassages",
         "sentences": "rag.generation.context:RelevantSentences",
+    },
+    "composition": {
+        "free": "rag.compose.free:compose_free",
+        "quote": "rag.compose.quote:compose_quote",
+        "extractive": "rag.compose.extractive:compose_extractive",
     },
     "policy": {
         "annotate": "rag.verify.policies:annotate",
@@ -49,6 +57,14 @@ STRATEGIES: Mapping[str, Mapping[str, str]] = {
         "htm": "ingest.loaders:load_html",
         "pdf": "ingest.loaders:load_pdf",
         "jsonl": "ingest.loaders:load_jsonl",
+        "docx": "ingest.loaders:load_docx",
+        "pptx": "ingest.loaders:load_pptx",
+        "xlsx": "ingest.loaders:load_xlsx",
+        "csv": "ingest.loaders:load_csv",
+    },
+    "rewriter": {
+        "rules": "rag.chat:build_rules",
+        "generator": "rag.chat:build_generator",
     },
     "engine": {
         "local": "ingest.pipeline:Ingestor",
@@ -63,6 +79,7 @@ STRATEGIES: Mapping[str, Mapping[str, str]] = {
         "eval": "eval.cli:evaluate",
         "compare": "eval.cli:compare",
         "eval-verifier": "eval.cli:eval_verifier",
+        "eval-chat": "eval.cli:eval_chat",
     },
 }
 

@@ -13,6 +13,16 @@ import re
 from rag.records import SentenceSpan
 
 
+def utf8_problem(text: str) -> str | None:
+    """Why `text` is not valid Unicode, or None. Python turns invalid UTF-8 in argv and file names into lone
+    surrogates (and JSON can spell one, "\\ud800"); tokenizers and SQLite refuse them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return f"character {error.start + 1} is not valid Unicode (invalid UTF-8 or a lone surrogate)"
+    return None
+
+
 def sentence_spans(text: str, base: int = 0, language: str = "en") -> list[SentenceSpan]:
     """The sentences of `text`, stripped, with their offsets (plus `base`) into it."""
     from sentencex import segment
@@ -36,18 +46,19 @@ def sentences(text: str) -> list[str]:
     return [span.text for span in sentence_spans(text)] if text.strip() else []
 
 
-def _wordset(text: str) -> frozenset[str]:
+def wordset(text: str) -> frozenset[str]:
+    """The words of a space-separated list, as a set."""
     return frozenset(text.split())
 
 
-STOPWORDS = _wordset(
+STOPWORDS = wordset(
     "a an the and or but if of at by for with about against between into through during before after above "
     "below to from up down in out on off over under again further then once here there when where why how all "
     "any both each few more most other some such no nor only own same so than too very can will just should "
     "now is are was were be been being have has had having do does did doing this that these those it its "
     "they them their he him his she her we our you your i me my what which who whom as also"
 )
-NEGATIONS = _wordset("not no never none nobody nothing neither nor without cannot n't")
+NEGATIONS = wordset("not no never none nobody nothing neither nor without cannot n't")
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]*|\d+(?:[.,]\d+)*")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 NAME = re.compile(r"\b[A-Z][a-zA-Z]+\b")

@@ -116,6 +116,14 @@ def test_run_writes_everything_with_hand_computed_values(dataset: Path, tmp_path
     for name in ("items.jsonl", "summary.json", "report.md", "report.html"):
         assert (out / name).is_file(), name
     assert json.loads((out / "summary.json").read_text()) == summary
+    ragas = [json.loads(line) for line in (out / "ragas_dataset.jsonl").read_text().splitlines()]
+    assert ragas[0] == {
+        "user_input": "When did the line open?",
+        "retrieved_contexts": list(TEXTS.values()),
+        "response": "The line opened in 1894. [1]",
+        "reference": "1894",
+    }
+    assert "reference" not in ragas[1]  # unanswerable: no gold answer
 
     def value(name: str) -> float | None:
         return summary[name]["value"]
@@ -168,7 +176,8 @@ def test_reports_highlight_unsupported_sentences_and_embed_plots(dataset: Path, 
     assert "src='http" not in report_html  # self-contained
     report_md = (tmp_path / "run" / "report.md").read_text()
     assert "~~It had ten stations.[2]~~" in report_md
-    assert "| faithfulness.verifier | 1.000 [1.000, 1.000] | 1 |" in report_md
+    assert "| faithfulness.verifier (the verifier's own view) | 1.000 [1.000, 1.000] | 1 |" in report_md
+    assert "| answer.correct | 0.667 [0.000, 1.000] | 3 |" in report_md
 
 
 def test_resume_does_no_work_for_cached_items(dataset: Path, tmp_path: Path) -> None:

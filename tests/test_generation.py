@@ -4,12 +4,8 @@ real llama.cpp server on loopback; plus the registry and model-not-found errors.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +18,8 @@ from rag.generation.prompt import build_prompt
 from rag.models import resolve_model
 from rag.records import Chunk, Passage, SentenceSpan
 
-SERVER_START_TIMEOUT_S = 120
+from .conftest import free_port
+
 # One thread: the test machines are small and shared, and llama.cpp slows down badly when oversubscribed.
 LOCAL = {"threads": 1, "max_tokens": 24}
 
@@ -164,54 +161,7 @@ def test_transformers_backend_with_a_tiny_model(tiny_model_dir: str) -> None:
     assert generator.count_tokens("hello world") == 2
 
 
-# openai, against a real llama.cpp server on loopback
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until_serving(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"llama_cpp.server exited with {process.returncode}:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"llama_cpp.server did not answer within {SERVER_START_TIMEOUT_S} s:\n{log.read_text()[-2000:]}")
-
-
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The base URL of `python -m llama_cpp.server` serving the packaged GGUF; stopped after the module."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("server") / "server.log"
-    command = [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", resolve_model("model", "smollm2-135m-instruct"),
-        "--model_alias", "smollm2-135m-instruct",
-        "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", "2048", "--n_threads", "1",
-    ]  # fmt: skip
-    with log.open("wb") as sink:
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        wait_until_serving(process, url, log)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+# openai, against a real llama.cpp server on loopback (the llama_server fixture of conftest.py)
 
 
 @pytest.mark.slow

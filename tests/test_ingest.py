@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,10 +15,11 @@ import pytest
 
 from ingest.pipeline import Ingestor
 from rag.config import Settings
-from rag.errors import IndexMismatchError, RagError
-from rag.index.generations import CURRENT, Index
+from rag.errors import Cancelled, IndexLockedError, IndexMismatchError, RagError
+from rag.index.embedding import Embedder
+from rag.index.generations import CURRENT, Index, try_lock
 
-from .conftest import REPO
+from .conftest import REPO, index_files
 
 
 def ingest(corpus: Path, index: Path, embedder, prune: bool = False, **settings):
@@ -204,3 +206,123 @@ def test_missing_index_and_missing_path_are_clear(tmp_path: Path, fake_embedder)
         Index.open(tmp_path / "nothing")
     with pytest.raises(RagError, match="no such file"):
         ingest(tmp_path / "absent", tmp_path / "idx", fake_embedder)
+
+
+# ------------------------------------------------------------------------------------ bounded work
+
+
+def test_documents_over_their_budget_are_skipped_naming_the_setting(
+    corpus: Path, tmp_path: Path, fake_embedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    (corpus / "long.txt").write_text("The line ran along the coast past the harbour. " * 200)
+    report = ingest(corpus, tmp_path / "idx", fake_embedder, max_document_chars=5000)
+    assert [(Path(p).name, r) for p, r in report.skipped] == [
+        ("long.txt", "more than max_document_chars=5000 characters of text")
+    ]
+    assert report.added == 3 and "max_document_chars=5000" in caplog.text
+    many = ingest(corpus, tmp_path / "idx2", fake_embedder, max_document_chunks=3, chunk_size=16, chunk_overlap=0)
+    assert ("long.txt", True) in [(Path(p).name, "max_document_chunks=3" in r) for p, r in many.skipped]
+
+
+def test_a_file_over_its_time_budget_is_skipped(corpus: Path, tmp_path: Path, fake_embedder) -> None:
+    report = ingest(corpus, tmp_path / "idx", fake_embedder, max_file_seconds=1e-9)
+    assert report.added == 0 and len(report.skipped) == 3
+    assert all("max_file_seconds=1e-09" in reason for _, reason in report.skipped)
+
+
+def test_a_cancelled_ingest_stops_and_leaves_the_index(corpus: Path, tmp_path: Path, fake_embedder) -> None:
+    index = tmp_path / "idx"
+    ingest(corpus, index, fake_embedder)
+    before = index_files(index)
+    cancel = threading.Event()
+
+    class Cancelling(type(fake_embedder)):  # the client goes away while the first batch is embedded
+        def encode(self, texts, progress=False):
+            cancel.set()
+            return super().encode(texts)
+
+    (corpus / "delta.txt").write_text("A new document about the delta branch line.")
+    with pytest.raises(Cancelled):
+        ingestor = Ingestor(Settings(index=index), embedder=Cancelling(fake_embedder.tokenizer))
+        ingestor.run([corpus], index, cancel=cancel)
+    assert index_files(index) == before
+    assert not list(index.glob(".staging-*"))
+
+
+def test_stale_staging_is_removed_at_the_start_of_every_ingest(corpus: Path, tmp_path: Path, fake_embedder) -> None:
+    """A killed ingest leaves its staging directory; the next ingest (even one that changes nothing) removes
+    it, while an ingest refused by the lock leaves the live ingest's own staging alone."""
+    index = tmp_path / "idx"
+    ingest(corpus, index, fake_embedder)
+    stale = index / ".staging-gen-000007"
+    stale.mkdir()
+    (stale / "chunks.sqlite").write_bytes(b"half written")
+    (index / "CURRENT.tmp").write_text("gen-000007")
+    holder = try_lock(index / ".lock")  # a live ingest
+    try:
+        with pytest.raises(IndexLockedError, match="another ingest"):
+            ingest(corpus, index, fake_embedder)
+        assert stale.exists(), "the live ingest's staging is left alone"
+    finally:
+        assert holder is not None
+        holder.close()
+    report = ingest(corpus, index, fake_embedder)
+    assert report.unchanged == 3 and report.added == 0
+    assert not stale.exists() and not (index / "CURRENT.tmp").exists()
+
+
+def test_a_concurrent_ingest_is_refused_before_the_model_loads(corpus: Path, tmp_path: Path) -> None:
+    index = tmp_path / "idx"
+    index.mkdir()
+    embedder = Embedder("all-MiniLM-L6-v2")
+    holder = try_lock(index / ".lock")
+    try:
+        with pytest.raises(IndexLockedError):
+            Ingestor(Settings(index=index), embedder=embedder).run([corpus], index)
+    finally:
+        assert holder is not None
+        holder.close()
+    assert "model" not in vars(embedder), "the embedder was not loaded"
+
+
+def test_an_empty_result_says_so(tmp_path: Path, fake_embedder) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    report = ingest(empty, tmp_path / "idx", fake_embedder)
+    assert report.files == 0 and "no files found" in report.warnings[0]
+    unusable = tmp_path / "unusable"
+    unusable.mkdir()
+    (unusable / "photo.png").write_bytes(b"\x89PNG\r\n")
+    (unusable / "blank.txt").write_text("")
+    report = ingest(unusable, tmp_path / "idx", fake_embedder)
+    assert report.files == 2 and report.to_dict()["warnings"] == list(report.warnings) and len(report.warnings) == 1
+    warning = report.warnings[0]
+    assert "2 files seen" in warning and "unsupported file type .png" in warning and "empty file" in warning
+
+
+def test_links_and_names_that_cannot_be_loaded_say_why(corpus: Path, tmp_path: Path, fake_embedder) -> None:
+    (corpus / "loop1.txt").symlink_to(corpus / "loop2.txt")
+    (corpus / "loop2.txt").symlink_to(corpus / "loop1.txt")
+    (corpus / "gone.txt").symlink_to(corpus / "missing.txt")
+    (corpus / "sub" / "up").symlink_to(corpus)
+    (corpus / os.fsdecode(b"caf\xe9.txt")).write_text("A file whose name is Latin-1, not UTF-8.")
+    report = ingest(corpus, tmp_path / "idx", fake_embedder)
+    reasons = {Path(p).name: r for p, r in report.skipped}
+    assert reasons["loop1.txt"].startswith("symlink loop") and reasons["loop2.txt"].startswith("symlink loop")
+    assert reasons["gone.txt"].startswith("broken symlink") and "not followed" in reasons["up"]
+    assert "not valid UTF-8" in reasons[os.fsdecode(b"caf\xe9.txt")]
+    assert report.added == 3
+
+
+@pytest.mark.slow
+def test_rag_ingest_of_an_empty_folder_warns(tmp_path: Path) -> None:
+    """The command says it kept nothing, and why (it loads the default embedder to build the index)."""
+    from typer.testing import CliRunner
+
+    from rag.cli import app
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(app, ["ingest", str(empty), "--index", str(tmp_path / "idx")])
+    assert result.exit_code == 0, result.output
+    assert "warning: no files found under" in " ".join(result.stderr.split())

@@ -8,11 +8,13 @@ from pathlib import Path
 import pytest
 
 from ingest.pipeline import Ingestor
+from rag.compose.base import GENERATOR_ABSTAINED
 from rag.config import Settings
 from rag.fakes import OverlapScorer, ScriptedGenerator
 from rag.generation.context import load_context
-from rag.pipeline import GENERATOR_ABSTAINED, NOTHING_RELEVANT, Pipeline
+from rag.pipeline import NOTHING_RELEVANT, Pipeline
 from rag.retrieval.retriever import IndexRetriever
+from rag.verify.relevance import AnswerCheck
 from rag.verify.verifier import Verifier
 
 
@@ -26,6 +28,7 @@ def make_pipeline(corpus: Path, tmp_path: Path, fake_embedder):
         return Pipeline.from_settings(chosen).with_parts(
             retriever=IndexRetriever(index, fake_embedder, chosen),
             context=load_context(chosen.context, fake_embedder, chosen.context_sentences),
+            answers=AnswerCheck(fake_embedder.encode),
             generator=ScriptedGenerator(answer),
             verifier=Verifier(OverlapScorer()),
         )
@@ -106,6 +109,9 @@ def test_extractive_fallback_needs_the_questions_numbers(make_pipeline) -> None:
 
 def test_stream_events_come_in_order(make_pipeline) -> None:
     events = list(make_pipeline("The depot holds four locomotives [1].").ask_stream(QUESTION))
+    stages = [payload for kind, payload in events if kind == "stage"]
+    assert stages == ["retrieve", "context", "prompt", "generate", "verify"]
+    events = [(kind, payload) for kind, payload in events if kind != "stage"]
     kinds = [kind for kind, _ in events]
     assert kinds[0] == "passages" and kinds[-1] == "answer"
     assert set(kinds[1:-1]) == {"token"}

@@ -11,11 +11,13 @@ import pytest
 
 from rag import registry
 from rag.config import (
+    CompositionName,
     ContextMode,
     GeneratorBackend,
     IngestEngine,
     PolicyName,
     RetrievalMode,
+    RewriterName,
     ScorerName,
     Settings,
     VectorStoreName,
@@ -30,8 +32,10 @@ SETTING_KINDS = {
     "retrieval mode": RetrievalMode,
     "context": ContextMode,
     "policy": PolicyName,
+    "composition": CompositionName,
     "engine": IngestEngine,
     "store": VectorStoreName,
+    "rewriter": RewriterName,
 }
 
 

@@ -115,3 +115,21 @@ def test_errors_are_shown(page: Any) -> None:
     ask(page, "x" * 3000)
     page.wait_for_selector("#status.error")
     assert "413" in page.inner_text("#status")
+
+
+def test_the_page_keeps_the_conversation_and_shows_the_rewritten_follow_up(page: Any) -> None:
+    ask(page, "When did the Harbor Valley Railway open?")
+    page.wait_for_selector("#turns li", timeout=10_000)
+    assert page.is_hidden("#standalone")  # a first question is asked as typed
+    ask(page, "And when did it close?")
+    page.wait_for_selector("#turns li:nth-child(2)", timeout=10_000)
+    assert page.inner_text("#standalone-text") == "When did the Harbor Valley Railway close?"
+    assert "asked as: When did the Harbor Valley Railway close?" in page.inner_text("#turns")
+    assert "history/founding.md" in page.inner_text("#sources")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "serve-conversation.png"), full_page=True)
+    page.click("#new-conversation")
+    assert page.is_hidden("#conversation")
+    ask(page, "And when did it close?")
+    page.wait_for_selector("#turns li", timeout=10_000)
+    assert page.is_hidden("#standalone")  # nothing before it to resolve "it" against

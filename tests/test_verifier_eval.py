@@ -112,7 +112,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path, pairs_file: Path) -> Non
         load_pairs(pairs_file, "csv")
     with pytest.raises(InputError, match="does not exist"):
         load_pairs(tmp_path / "missing.jsonl", "pairs")
-    with pytest.raises(InputError, match="'hypothesis'"):
+    with pytest.raises(InputError, match="'claim'"):
         load_pairs(write_jsonl(tmp_path / "bad.jsonl", [{"premise": "x", "label": "supported"}]), "pairs")
 
 

@@ -74,9 +74,16 @@ def load_text(entry: Entry) -> str | None:
     """The entry's text if the installed package yields exactly the recorded text, else None (with a warning)."""
     try:
         installed = metadata.version(entry.package)
+    except metadata.PackageNotFoundError:
+        warn(f"skipping {entry.doc_id}: {entry.package} {entry.version} expected, not installed")
+        return None
+    try:
         text = extract_text(entry.package, entry.kind, entry.path)
-    except (metadata.PackageNotFoundError, OSError, UnicodeDecodeError) as error:
-        warn(f"skipping {entry.doc_id}: {entry.package} {entry.version} expected, not readable here ({error})")
+    except (OSError, UnicodeDecodeError) as error:
+        warn(
+            f"skipping {entry.doc_id}: {entry.package} {entry.version} expected, {installed} installed"
+            f" but its text is unreadable ({error})"
+        )
         return None
     if sha256(text) != entry.sha256:
         warn(
@@ -156,7 +163,7 @@ def build(out: Path, corpus_file: Path, questions_file: Path, *, strict: bool = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--out", type=Path, required=True, help="output directory (created if missing)")
     parser.add_argument("--corpus", type=Path, default=HERE / "corpus.json", help="corpus manifest")
     parser.add_argument("--questions", type=Path, default=HERE / "questions.jsonl", help="question set")

@@ -4,7 +4,7 @@ from rag.registry."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 from rag import registry
@@ -16,10 +16,16 @@ class Prompt:
     """A chat prompt: instructions, the numbered sources and the question.
 
     `system` may be empty: backends whose models ignore the system role get all instructions in `user`.
+    `grammar` (GBNF, as llama.cpp reads it) constrains what may be generated; backends that cannot apply one
+    ignore it, and the composition strategies check the output either way.
     """
 
     system: str
     user: str
+    grammar: str | None = None
+
+    def constrained(self, grammar: str) -> Prompt:
+        return replace(self, grammar=grammar)
 
     def messages(self) -> list[dict[str, str]]:
         messages = [{"role": "system", "content": self.system}] if self.system else []

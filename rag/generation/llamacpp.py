@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import Settings
-from rag.errors import ModelNotFoundError
+from rag.errors import ModelNotFoundError, RagError
 from rag.generation.base import Prompt
 from rag.models import resolve_model
 
@@ -31,6 +31,17 @@ def gguf_path(value: str) -> str:
         if handle.read(4) != GGUF_MAGIC:
             raise ModelNotFoundError("model", value, "not a GGUF file")
     return str(path)
+
+
+@lru_cache(maxsize=8)
+def compiled_grammar(gbnf: str) -> Any:
+    """A GBNF grammar compiled for llama.cpp; a one-line error when it does not parse."""
+    from llama_cpp import LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_string(gbnf, verbose=False)
+    except ValueError as error:
+        raise RagError(f"the generation grammar does not parse: {error}") from None
 
 
 @lru_cache(maxsize=4)
@@ -97,6 +108,7 @@ class LlamaCppGenerator:
             seed=self.settings.seed,
             max_tokens=self.settings.max_tokens,
             stream=stream,
+            grammar=compiled_grammar(prompt.grammar) if prompt.grammar else None,
         )
 
     def generate(self, prompt: Prompt) -> str:

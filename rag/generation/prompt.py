@@ -28,14 +28,23 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from rag.generation.base import Generator, Prompt
+from rag.generation.grammar import ANSWER_PREFIX, QUOTE_PREFIX, REFUSAL
 from rag.records import Passage
 
-NO_ANSWER = "The sources do not contain the answer."
+NO_ANSWER = REFUSAL
 
 INSTRUCTIONS = (
     "Answer the question using only the sources below. "
     "After every sentence, cite its source number in square brackets, e.g. [1] or [1][2]. "
     f"If the sources do not contain the answer, reply exactly: {NO_ANSWER}"
+)
+# quote-then-answer (FRONT): copy the supporting sentence first, then answer from it
+QUOTE_INSTRUCTIONS = (
+    "Find the one sentence in the sources below that answers the question. "
+    f"Copy it word for word after {QUOTE_PREFIX.strip()} and close the quote, then give its source number in square "
+    f"brackets, e.g. [2]. On the next line, after {ANSWER_PREFIX.strip()} answer the question in one short "
+    "sentence using only that quote, ending with the same source number. "
+    f"If no sentence answers the question, reply exactly: {NO_ANSWER}"
 )
 
 # Tokens kept free for the chat template's role markers, which count_tokens on plain text does not see.
@@ -65,13 +74,15 @@ def render_source(n: int, passage: Passage) -> str:
     return f"{source_header(n, passage)}\n{passage.chunk.text.strip()}"
 
 
-def render_prompt(question: str, sources: Sequence[str], instructions_in_system: bool) -> Prompt:
+def render_prompt(
+    question: str, sources: Sequence[str], instructions_in_system: bool, instructions: str = INSTRUCTIONS
+) -> Prompt:
     """Assemble the prompt from already rendered sources."""
     body = "Sources:\n" + SOURCE_SEPARATOR.join(sources) if sources else "Sources: none"
     user = f"{body}\n\n{render_question(question)}"
     if instructions_in_system:
-        return Prompt(system=INSTRUCTIONS, user=user)
-    return Prompt(system="", user=f"{INSTRUCTIONS}\n\n{user}")
+        return Prompt(system=instructions, user=user)
+    return Prompt(system="", user=f"{instructions}\n\n{user}")
 
 
 def cut_to_sentences(passage: Passage, fits: Callable[[Passage], bool]) -> Passage | None:
@@ -101,7 +112,11 @@ def fit_passage(passage: Passage, n: int, budget: int, generator: Generator) -> 
 
 
 def build_prompt(
-    question: str, passages: Sequence[Passage], generator: Generator, max_tokens: int
+    question: str,
+    passages: Sequence[Passage],
+    generator: Generator,
+    max_tokens: int,
+    instructions: str = INSTRUCTIONS,
 ) -> tuple[Prompt, list[Passage]]:
     """The prompt for `question` and the passages included in it, numbered [1]..[n] in that order.
 
@@ -110,7 +125,7 @@ def build_prompt(
     not even the first sentence fits is dropped.
     """
     in_system = bool(getattr(generator, "instructions_in_system", False))
-    frame = render_prompt(question, [], in_system)
+    frame = render_prompt(question, [], in_system, instructions)
     budget = generator.context_tokens - max_tokens - TEMPLATE_RESERVE
     budget -= generator.count_tokens(frame.system) + generator.count_tokens(frame.user)
     included: list[Passage] = []
@@ -123,4 +138,4 @@ def build_prompt(
         budget -= cost
         included.append(chosen)
         sources.append(source)
-    return render_prompt(question, sources, in_system), included
+    return render_prompt(question, sources, in_system, instructions), included

@@ -169,14 +169,37 @@ def padded(rows: Sequence[Sequence[int]], pad: int) -> np.ndarray:
     return out
 
 
+def fast_tokenizer(location: str, max_length: int) -> Any:
+    """The model's tokenizer.json loaded with the `tokenizers` library alone (transformers would import torch, a
+    second or more of start-up), truncating at `max_length` and padding nothing, as sentence-transformers calls it."""
+    from tokenizers import Tokenizer
+
+    path = Path(location) / "tokenizer.json"
+    if not path.is_file():
+        raise ValueError(f"{location} has no tokenizer.json: use embedder_backend=torch")
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(max_length)
+    return tokenizer
+
+
+def pad_token_id(location: str, tokenizer: Any) -> int:
+    """The id of the model's padding token (special_tokens_map.json), 0 when it names none."""
+    special = Path(location) / "special_tokens_map.json"
+    token = json.loads(special.read_text()).get("pad_token") if special.is_file() else None
+    if isinstance(token, dict):
+        token = token.get("content")
+    found = tokenizer.token_to_id(token) if isinstance(token, str) else None
+    return int(found) if found is not None else 0
+
+
 class OnnxRunner:
     """The model exported to ONNX (optionally int8) and run with ONNX Runtime; pooling as configured."""
 
     def __init__(self, location: str, threads: int | None, quantized: bool) -> None:
-        from transformers import AutoTokenizer
-
         self.max_seq_length, self.pooling = sentence_config(location)
-        self.tokenizer = AutoTokenizer.from_pretrained(location)
+        self.tokenizer = fast_tokenizer(location, self.max_seq_length)
+        self.pad_id = pad_token_id(location, self.tokenizer)
         self.session = onnx_session(exported_model(location, quantized), threads)
         self.inputs = [i.name for i in self.session.get_inputs()]
         self.dimension = int(self.encode(["dimension probe"], 1, False).shape[1])
@@ -184,8 +207,8 @@ class OnnxRunner:
     def encode(self, texts: Sequence[str], batch_size: int, progress: bool) -> np.ndarray:
         from tqdm import tqdm
 
-        tokens = self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length)
-        ids, types = tokens["input_ids"], tokens.get("token_type_ids")
+        encodings = self.tokenizer.encode_batch(list(texts))
+        ids, types = [e.ids for e in encodings], [e.type_ids for e in encodings]
         batches = length_batches([len(r) for r in ids], batch_size)
         out: np.ndarray | None = None
         for batch in tqdm(batches, desc="embed", unit="batch", disable=not progress):
@@ -197,7 +220,7 @@ class OnnxRunner:
         return out
 
     def _run(self, batch: np.ndarray, ids: list[list[int]], types: list[list[int]] | None) -> np.ndarray:
-        input_ids = padded([ids[i] for i in batch], self.tokenizer.pad_token_id or 0)
+        input_ids = padded([ids[i] for i in batch], self.pad_id)
         mask = padded([[1] * len(ids[i]) for i in batch], 0)
         feed = {"input_ids": input_ids, "attention_mask": mask}
         if "token_type_ids" in self.inputs:

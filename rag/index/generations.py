@@ -13,20 +13,24 @@ it, so a crash, Ctrl-C or bad file at any moment leaves the previous generation 
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
 import os
 import shutil
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
+from typing import TextIO
 
 import numpy as np
 
-from rag.errors import IndexMismatchError, RagError
+from rag.errors import IndexDamagedError, IndexLockedError, IndexMismatchError, IndexWriteError, RagError
 from rag.index.bm25 import BM25Index
 from rag.index.filters import Where
 from rag.index.store import ChunkStore
@@ -92,11 +96,72 @@ def _fsync_tree(directory: Path) -> None:
             os.close(descriptor)
 
 
+def try_lock(path: Path) -> TextIO | None:
+    """An exclusive lock on `path` (created if absent), held until the returned handle is closed; None when
+    another process (or another handle in this one) holds it. The kernel drops it when its holder dies."""
+    handle = path.open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def error_reason(error: BaseException) -> str:
+    """A short reason for an I/O or library error: the OS's words for its errno, else its first line."""
+    if isinstance(error, OSError) and error.errno is not None:
+        return os.strerror(error.errno)
+    lines = str(error).strip().splitlines()
+    return (lines[-1] if lines else type(error).__name__)[:200]
+
+
+@contextmanager
+def reading(root: Path) -> Iterator[None]:
+    """What reading a damaged generation raises (a missing or truncated file, a corrupt database) becomes one
+    IndexDamagedError saying how to rebuild."""
+    try:
+        yield
+    except (OSError, sqlite3.DatabaseError, RuntimeError, ValueError, KeyError) as error:
+        raise IndexDamagedError(root, error_reason(error)) from error
+
+
+@contextmanager
+def writing(root: Path) -> Iterator[None]:
+    """What writing a generation raises for lack of room or rights becomes one IndexWriteError."""
+    try:
+        yield
+    except (OSError, sqlite3.OperationalError) as error:
+        raise IndexWriteError(root, error_reason(error)) from error
+
+
+def check_directory(root: Path) -> None:
+    if root.exists() and not root.is_dir():
+        raise RagError(f"{root} is a file, not an index directory: pass --index a directory (`rag ingest` makes one)")
+
+
+def check_generation(root: Path, generation: Path) -> None:
+    """Every file of a generation is there (IndexDamagedError naming the first one missing)."""
+    if not generation.is_dir():
+        raise IndexDamagedError(root, f"{CURRENT} names {generation.name}, which does not exist")
+    for name in (MANIFEST, STORE, f"{BM25_DIR}/chunk_ids.npy"):
+        if not (generation / name).exists():
+            raise IndexDamagedError(root, f"{generation.name}/{name} is missing")
+    with reading(root):
+        in_file = Manifest.read(generation).store == "faiss"  # a Milvus store's vectors are in its collection
+    if in_file and not (generation / VECTORS).exists():
+        raise IndexDamagedError(root, f"{generation.name}/{VECTORS} is missing")
+
+
 def live_generation(root: Path) -> Path | None:
     """The directory of the live generation, or None for a new (empty or absent) index directory."""
+    check_directory(root)
     pointer = root / CURRENT
     if pointer.exists():
-        return root / pointer.read_text().strip()
+        with reading(root):
+            generation = root / pointer.read_text().strip()
+        check_generation(root, generation)
+        return generation
     if root.exists() and any(p for p in root.iterdir() if not p.name.startswith(".")):
         raise IndexMismatchError(
             f"{root} is not an index of this version (no {CURRENT} file): "
@@ -134,10 +199,11 @@ class Index:
         self.root = root
         self.generation = generation
         self.manifest = manifest
-        self.store = ChunkStore(generation / STORE, read_only=True)
-        self.allowed = lru_cache(maxsize=32)(self._allowed)
-        self.vectors: VectorIndex = open_store(manifest.store).reader(generation, manifest, self.allowed)
-        self.bm25 = BM25Index.load(generation / BM25_DIR)
+        with reading(root):
+            self.store = ChunkStore(generation / STORE, read_only=True)
+            self.allowed = lru_cache(maxsize=32)(self._allowed)
+            self.vectors: VectorIndex = open_store(manifest.store).reader(generation, manifest, self.allowed)
+            self.bm25 = BM25Index.load(generation / BM25_DIR)
 
     def _allowed(self, where: Where) -> np.ndarray:
         """The ids of the chunks that meet a filter, sorted (cached: a generation never changes)."""
@@ -150,7 +216,8 @@ class Index:
         generation = live_generation(root)
         if generation is None:
             raise RagError(f"no index at {root}: build one with `rag ingest DOCS --index {root}`")
-        manifest = Manifest.read(generation)
+        with reading(root):
+            manifest = Manifest.read(generation)
         check_compatible(manifest, root, embedder, backend)
         return cls(root, generation, manifest)
 
@@ -166,40 +233,77 @@ class IndexWriter:
     """Copy the live generation aside, let the caller change it, then swap it in atomically on commit.
 
     Used as a context manager; leaving the block with an exception, or after `discard()`, discards the new
-    generation and leaves the live one as it was.
+    generation and leaves the live one as it was. The index's lock is taken first, before `manifest()` is
+    called (which may load the embedder), so a concurrent ingest is refused at once. Holding it, the writer
+    removes what killed ingests left (staging directories, temporary files): no live ingest can hold them.
     """
 
-    def __init__(self, root: Path, manifest: Manifest, rebuild: bool = False, store: str | None = None) -> None:
+    def __init__(
+        self, root: Path, manifest: Callable[[], Manifest], rebuild: bool = False, store: str | None = None
+    ) -> None:
         self.root = root
         self.rebuild = rebuild
-        self.manifest = manifest
+        self.make_manifest = manifest
         self.requested_store = store  # None: the live generation's store, faiss for a new index
-        self._lock_handle: object | None = None
+        self._lock_handle: TextIO | None = None
+        self.live: Manifest | None = None  # manifest of the live generation, also on a rebuild
         self.previous: Manifest | None = None  # manifest of the generation this one starts from
         self.discarded = False
 
     def __enter__(self) -> IndexWriter:
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._lock()
-        live = live_generation(self.root)
-        self.live = Manifest.read(live) if live is not None else None
+        check_directory(self.root)
+        with writing(self.root):
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._lock()
+        try:
+            self._open()
+        except BaseException:
+            self._close()
+            raise
+        return self
+
+    def _open(self) -> None:
+        with writing(self.root):
+            self._remove_strays()
+        live = self._live()
         previous = None if self.rebuild else live
+        if previous is not None:
+            self.previous = self.live
+            with reading(self.root):
+                ChunkStore(previous / STORE, read_only=True).close()  # a truncated store is refused here
+        uri = self.requested_store or (self.live.store if self.live is not None else "faiss")
+        self.vector_store = open_store(uri)
+        if self.previous is not None:
+            check_store(self.previous, self.root, self.vector_store.uri)
+        manifest = self.make_manifest()
+        if self.previous is not None:
+            check_compatible(self.previous, self.root, manifest.embedder)
         number = self._next_generation_number()
         self.directory = self.root / f"gen-{number:06d}"
         self.staging = self.root / f".staging-gen-{number:06d}"
-        shutil.rmtree(self.staging, ignore_errors=True)
-        self.staging.mkdir()
-        uri = self.requested_store or (self.live.store if self.live is not None else "faiss")
-        self.vector_store = open_store(uri)
-        self.manifest = replace(self.manifest, generation=number, store=self.vector_store.uri)
-        if previous is not None:
-            old = self.previous = Manifest.read(previous)
-            check_compatible(old, self.root, self.manifest.embedder)
-            check_store(old, self.root, self.vector_store.uri)
-            self._copy_store(previous / STORE, self.staging / STORE)
-        self.store = ChunkStore(self.staging / STORE)
-        self.vectors = self._vectors(previous)
-        return self
+        self.manifest = replace(manifest, generation=number, store=self.vector_store.uri)
+        with writing(self.root):
+            self.staging.mkdir()
+            if previous is not None:
+                with reading(self.root):
+                    self._copy_store(previous / STORE, self.staging / STORE)
+            self.store = ChunkStore(self.staging / STORE)
+            with reading(self.root):
+                self.vectors = self._vectors(previous)
+
+    def _live(self) -> Path | None:
+        """The live generation (its manifest in `self.live`); a rebuild replaces a damaged or foreign one, so
+        for a rebuild one that cannot be read counts as none."""
+        try:
+            live = live_generation(self.root)
+            if live is not None:
+                with reading(self.root):
+                    self.live = Manifest.read(live)
+        except RagError:
+            if self.rebuild:
+                return None
+            raise
+        return live
 
     def _vectors(self, base: Path | None) -> VectorIndex:
         vectors = self.vector_store.writer(self.root, base, self.live, self.manifest, self.store.filter_fields)
@@ -215,13 +319,20 @@ class IndexWriter:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         try:
-            if kind is None and not self.discarded:
-                self._commit()
+            with writing(self.root):
+                if kind is None and not self.discarded:
+                    self._commit()
+                elif isinstance(error, OSError | sqlite3.OperationalError):
+                    raise error
         finally:
-            if getattr(self, "store", None) is not None:
-                self.store.close()
+            self._close()
+
+    def _close(self) -> None:
+        if getattr(self, "store", None) is not None:
+            self.store.close()
+        if getattr(self, "staging", None) is not None:
             shutil.rmtree(self.staging, ignore_errors=True)
-            self._unlock()
+        self._unlock()
 
     def discard(self) -> None:
         """Leave without committing: nothing changed, so the live generation stays current."""
@@ -231,7 +342,10 @@ class IndexWriter:
         self.store.commit()
         counts = self.store.counts()
         BM25Index.build(self.store.iter_texts()).save(self.staging / BM25_DIR)
-        self.vectors.save(self.staging / VECTORS)
+        try:
+            self.vectors.save(self.staging / VECTORS)
+        except RuntimeError as error:  # FAISS reports a failed write (a full disk) as a RuntimeError
+            raise OSError(errno.EIO, error_reason(error)) from error
         if len(self.vectors) != counts["chunks"]:
             raise RagError(f"internal error: {len(self.vectors)} vectors for {counts['chunks']} chunks")
         replace(self.manifest, **counts).write(self.staging)
@@ -253,9 +367,17 @@ class IndexWriter:
         generations = sorted(p for p in self.root.glob("gen-*") if p.is_dir())
         for old in generations[:-2]:
             shutil.rmtree(old, ignore_errors=True)
+        self._remove_strays()
+
+    def _remove_strays(self) -> None:
+        """Staging directories and temporary files of ingests that died: only one ingest holds the lock, and
+        this one has made none of its own yet (or has just renamed it into place)."""
         for stray in self.root.iterdir():
-            if stray.name.startswith(".staging-") or (stray.is_file() and stray.suffix == ".tmp"):
-                shutil.rmtree(stray, ignore_errors=True) if stray.is_dir() else stray.unlink()
+            if stray.name.startswith(".staging-"):
+                log.info("removing %s, left by an ingest that did not finish", stray)
+                shutil.rmtree(stray, ignore_errors=True)
+            elif stray.is_file() and stray.suffix == ".tmp":
+                stray.unlink()
 
     @staticmethod
     def _copy_store(source: Path, target: Path) -> None:
@@ -266,12 +388,9 @@ class IndexWriter:
         dst.close()
 
     def _lock(self) -> None:
-        handle = (self.root / ".lock").open("w")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise RagError(f"another ingest is writing {self.root}; try again when it has finished") from None
+        handle = try_lock(self.root / ".lock")
+        if handle is None:
+            raise IndexLockedError(f"another ingest is writing {self.root}; try again when it has finished")
         self._lock_handle = handle
 
     def _unlock(self) -> None:

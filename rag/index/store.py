@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.errors import RagError
+from rag.errors import IndexDamagedError, RagError
 from rag.index.filters import Where
 from rag.records import Chunk, Document, SentenceSpan
 
@@ -57,14 +57,8 @@ CHUNK_COLUMNS = (
 
 
 def source_path(document: Document, root: str) -> str:
-    """The path of the file a document came from, relative to the folder it was ingested from."""
-    path = Path(document.source.partition("#L")[0] or document.doc_id)
-    base = Path(root)
-    try:
-        relative = path.relative_to(base if not base.is_file() else base.parent)
-    except ValueError:
-        return path.name
-    return relative.as_posix()
+    """The path of the file a document came from, relative to the folder (or file) it was ingested from."""
+    return relative_source(document.source or document.doc_id, root).partition("#L")[0]
 
 
 def _chunk_from_row(row: Sequence[Any]) -> Chunk:
@@ -89,6 +83,7 @@ class ChunkStore:
 
     def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
         self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self.db.execute("PRAGMA foreign_keys = ON")
@@ -96,6 +91,8 @@ class ChunkStore:
         if not read_only:
             self.db.executescript(SCHEMA)
             self._add_filter_columns()
+        else:
+            self._query("SELECT COUNT(*) FROM documents")  # a truncated or foreign file fails here, not mid-query
 
     def _add_filter_columns(self) -> None:
         """Give a store from before the filter columns those columns, filled in from what it holds."""
@@ -112,6 +109,16 @@ class ChunkStore:
                     "UPDATE documents SET path = ?, file_type = ? WHERE doc_id = ?", (path, file_type(path), doc_id)
                 )
 
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of a query; a read-only store that SQLite finds corrupt is an IndexDamagedError."""
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as error:
+            if not self.read_only:
+                raise
+            where = f"{self.path.parent.name}/{self.path.name}: {error}"
+            raise IndexDamagedError(self.path.parent.parent, where) from error
+
     def close(self) -> None:
         self.db.close()
 
@@ -120,10 +127,10 @@ class ChunkStore:
 
     def documents(self) -> dict[str, tuple[str, str]]:
         """doc_id -> (root it was ingested from, content hash)."""
-        return {d: (r, h) for d, r, h in self.db.execute("SELECT doc_id, root, hash FROM documents")}
+        return {d: (r, h) for d, r, h in self._query("SELECT doc_id, root, hash FROM documents")}
 
     def chunk_ids_of(self, doc_id: str) -> list[int]:
-        rows = self.db.execute("SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))
+        rows = self._query("SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))
         return [r[0] for r in rows]
 
     def put(self, document: Document, root: str, chunks: Iterable[Chunk], ingested_at: float | None = None) -> None:
@@ -182,7 +189,7 @@ class ChunkStore:
             query = (
                 f"SELECT {CHUNK_COLUMNS} FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({marks})"
             )
-            for row in self.db.execute(query, batch):
+            for row in self._query(query, batch):
                 found[row[0]] = _chunk_from_row(row)
         return [found[int(i)] for i in chunk_ids if int(i) in found]
 
@@ -218,25 +225,38 @@ class ChunkStore:
             yield chunk_id, f"{title}\n{text}" if title else text
 
     def document(self, doc_id: str) -> dict[str, Any] | None:
-        row = self.db.execute(
-            "SELECT doc_id, source, title, metadata, text FROM documents WHERE doc_id = ?", (doc_id,)
-        ).fetchone()
-        if row is None:
+        """A document's text and metadata; `source` is its path relative to the folder it was ingested from."""
+        query = "SELECT doc_id, root, source, title, metadata, text FROM documents WHERE doc_id = ?"
+        rows = self._query(query, (doc_id,))
+        if not rows:
             return None
+        doc_id, root, source, title, metadata, text = rows[0]
         return {
-            "doc_id": row[0],
-            "source": row[1],
-            "title": row[2],
-            "metadata": json.loads(row[3]),
-            "text": row[4],
+            "doc_id": doc_id,
+            "source": relative_source(source, root),
+            "title": title,
+            "metadata": json.loads(metadata),
+            "text": text,
         }
 
     def counts(self) -> dict[str, int]:
-        documents = self.db.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
-        chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        documents = self._query("SELECT COUNT(*) FROM documents")[0][0]
+        chunks = self._query("SELECT COUNT(*) FROM chunks")[0][0]
         return {"documents": documents, "chunks": chunks}
 
 
 def file_type(path: str) -> str:
     """A source file's type: its suffix, lower case, without the dot."""
     return Path(path).suffix.lower().lstrip(".")
+
+
+def relative_source(source: str, root: str) -> str:
+    """A stored source ("/corpus/a/b.md", "/corpus/c.jsonl#L3") relative to the root it was ingested from
+    ("a/b.md", "c.jsonl#L3"): where a document came from without how the server's disk is laid out."""
+    path, mark, line = source.partition("#L")
+    location = Path(path)
+    try:
+        relative = location.relative_to(root).as_posix()
+    except ValueError:
+        relative = ""
+    return (relative if relative not in ("", ".") else location.name) + mark + line

@@ -102,6 +102,7 @@ class IndexRetriever:
         already."""
         k = k or self.settings.top_k
         search: RankingFunction = registry.resolve("retrieval mode", mode or self.settings.retrieval_mode)
+        _ = self.index  # a missing or damaged index is reported before the embedder loads
         if query_vector is None:
             query_vector = self.embedder.encode([query])[0]
         ranking = search(self, query, query_vector, max(k, self.settings.candidates), where or None)

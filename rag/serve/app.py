@@ -7,7 +7,6 @@ responsive; the endpoints are in rag.serve.routes.
 
 from __future__ import annotations
 
-import ipaddress
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -16,33 +15,22 @@ from dataclasses import replace
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag.config import Settings
 from rag.errors import RagError
 from rag.pipeline import Answerer, Pipeline
-from rag.serve.errors import add_error_handlers, error_response
+from rag.serve import chat, openai_api
+from rag.serve.errors import add_error_handlers
+from rag.serve.guard import Guard, is_loopback
 from rag.serve.routes import STATIC, open_router, router
 from rag.serve.service import ServeOptions, Service
+from rag.serve.uploads import sweep_uploads, upload_parent
 
-
-class BodyLimit:
-    """Refuse (413) a request whose declared body is larger than its path allows, before reading it."""
-
-    def __init__(self, app: ASGIApp, options: ServeOptions) -> None:
-        self.app = app
-        self.options = options
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            declared = dict(scope["headers"]).get(b"content-length", b"0")
-            limit = self.options.max_ingest_bytes if scope["path"] == "/ingest" else self.options.max_body_kb * 1024
-            if declared.isdigit() and int(declared) > limit:
-                await error_response(413, f"request body larger than {limit} bytes")(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+SWAGGER_ASSETS = "/docs/assets"
 
 
 def create_app(
@@ -59,32 +47,47 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(sweep_uploads, upload_parent(options))
         await run_in_threadpool(answerer.warm_up)
         yield
-        app.state.service.close()
+        await run_in_threadpool(app.state.service.close)  # waits for stopped work; the loop keeps serving
 
     app = FastAPI(
         title="grounded-rag",
         version="0.1.0",
         lifespan=lifespan,
         description="Answers with verified citations, or says the corpus does not say.",
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.service = Service.create(settings, answerer, options, ingest_embedder)
     add_error_handlers(app)
-    app.add_middleware(BodyLimit, options=options)
+    app.add_middleware(Guard, protected=[*router.routes, *chat.router.routes, *openai_api.router.routes])
     app.include_router(open_router)
     app.include_router(router)
+    app.include_router(chat.router)
+    app.include_router(openai_api.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    add_local_docs(app)
     return app
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def add_local_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the assets of the swagger-ui-bundle package: no CDN, which a server without
+    internet access could not reach and which would see every visit."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount(SWAGGER_ASSETS, StaticFiles(directory=str(swagger_ui_path)), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_ASSETS}/favicon-32x32.png",
+        )
 
 
 def check_exposure(host: str, api_key: str | None) -> None:
@@ -98,6 +101,7 @@ def serve(
     port: int = 8000,
     api_key: str | None = None,
     allow_ingest: bool = False,
+    allowed_hosts: tuple[str, ...] = (),
     **options: Any,
 ) -> None:
     """Load the models, then serve until interrupted. Refuses a non-loopback host without an API key."""
@@ -106,7 +110,8 @@ def serve(
     check_exposure(host, api_key)
     pipeline = Pipeline.from_settings(settings)
     pipeline.warm_up()  # a missing model is a one-line error here, before the port is bound
-    app = create_app(settings, pipeline, ServeOptions(api_key=api_key, allow_ingest=allow_ingest, **options))
+    served = ServeOptions(api_key=api_key, allow_ingest=allow_ingest, allowed_hosts=allowed_hosts, **options)
+    app = create_app(settings, pipeline, served)
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_graceful_shutdown=10)
 
 

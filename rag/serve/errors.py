@@ -9,8 +9,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.errors import InputError, QuestionTooLong, RagError
-from rag.serve.lanes import Busy, RequestTimeout
+from rag.errors import (
+    Cancelled,
+    IndexDamagedError,
+    IndexLockedError,
+    IndexWriteError,
+    InputError,
+    QuestionTooLong,
+    RagError,
+)
+from rag.serve.lanes import Busy, ClientGone, RequestTimeout, ShuttingDown
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +29,22 @@ def describe(error: BaseException) -> tuple[int, str]:
         return 413, str(error)
     if isinstance(error, InputError):
         return 422, str(error)
+    if isinstance(error, IndexLockedError):
+        return 409, str(error)
+    if isinstance(error, IndexDamagedError | IndexWriteError):
+        return 503, str(error)
+    if isinstance(error, Cancelled):
+        return 499, str(error)
     if isinstance(error, RagError):
         return 400, str(error)
     if isinstance(error, Busy):
         return 429, str(error)
     if isinstance(error, RequestTimeout):
         return 504, str(error)
+    if isinstance(error, ShuttingDown):
+        return 503, str(error)
+    if isinstance(error, ClientGone):
+        return 499, str(error)
     log.error("unexpected error", exc_info=error)
     return 500, "internal error (logged on the server)"
 
@@ -53,5 +71,5 @@ async def on_invalid(request: Request, error: RequestValidationError) -> JSONRes
 def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, on_http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, on_invalid)  # type: ignore[arg-type]
-    for kind in (RagError, Busy, RequestTimeout, Exception):
+    for kind in (RagError, Busy, RequestTimeout, ShuttingDown, ClientGone, Exception):
         app.add_exception_handler(kind, on_error)

@@ -1,16 +1,17 @@
 """The endpoints: POST /ask, POST /ask/stream, GET /search, GET /documents/{doc_id}, GET /stats, POST /ingest
-(behind the API key when the server has one), GET /health and the page at / (open)."""
+(behind the API key when the server has one: rag.serve.guard checks it), GET /health and the page at / (open).
+
+Work runs on the lanes with a stop event, set when the request times out or its client disconnects."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, UploadFile
+from fastapi import APIRouter, HTTPException, Query, Request, Security, UploadFile
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
@@ -18,19 +19,22 @@ from starlette.concurrency import run_in_threadpool
 
 from rag.config import PolicyName, RetrievalMode
 from rag.index.filters import as_where
-from rag.pipeline import validate_question
-from rag.serve.service import Service, ServiceDep, require_key
-from rag.serve.streaming import EventStream, passages_json
-from rag.serve.uploads import UPLOAD_FOLDER, ingest_folder, save_uploads
+from rag.question import validate_question
+from rag.records import Answer
+from rag.serve.lanes import ClientGone, ShuttingDown
+from rag.serve.service import API_KEY_HEADER, Service, ServiceDep
+from rag.serve.streaming import Events, EventStream, passages_json, until_stopped
+from rag.serve.uploads import UPLOAD_FOLDER, UploadFolder, ingest_folder, save_uploads, sweep_uploads, upload_parent
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_K = 50
+SHUTDOWN_GRACE_S = 2.0  # a stream cut by shutdown gets this long to send its error event
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:",
     "X-Content-Type-Options": "nosniff",
 }
 
-router = APIRouter(dependencies=[Depends(require_key)])
+router = APIRouter(dependencies=[Security(API_KEY_HEADER)])
 open_router = APIRouter()
 
 
@@ -52,15 +56,34 @@ def checked(text: str, service: Service) -> str:
     return validate_question(text, service.settings.max_question_chars)
 
 
+async def disconnected(request: Request) -> None:
+    """Returns once the client has closed the connection (its body has been read by then)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        continue
+
+
+def final_answer(events: Events) -> Answer | None:
+    """The answer of an event stream; None when it was stopped first."""
+    answer = None
+    for kind, payload in events:
+        if kind == "answer":
+            answer = payload
+    return answer
+
+
 @router.post("/ask", summary="Answer a question with verified citations (Answer.to_dict())")
-async def ask(body: AskBody, service: ServiceDep) -> dict[str, Any]:
+async def ask(body: AskBody, service: ServiceDep, request: Request) -> dict[str, Any]:
     question = checked(body.question, service)
     where = as_where(body.where)
 
-    def work() -> dict[str, Any]:
-        return service.holder.current().ask(question, k=body.k, policy=body.policy, where=where).to_dict()
+    def work(stop: threading.Event) -> dict[str, Any]:
+        events = service.holder.current().ask_stream(question, k=body.k, policy=body.policy, where=where)
+        answer = final_answer(until_stopped(events, stop))
+        if answer is None:  # stopped: whoever waited has gone, unless the server is closing
+            raise ShuttingDown() if service.generation.closing else ClientGone()
+        return answer.to_dict()
 
-    return await service.generation.run(service.options.timeout_s, work)
+    return await service.generation.run(service.options.timeout_s, work, gone=partial(disconnected, request))
 
 
 @router.post(
@@ -72,11 +95,13 @@ async def ask_stream(body: AskBody, service: ServiceDep) -> EventSourceResponse:
     question = checked(body.question, service)
     where = as_where(body.where)
 
-    def events() -> Iterator[tuple[str, Any]]:
+    def events() -> Events:
         return service.holder.current().ask_stream(question, k=body.k, policy=body.policy, where=where)
 
     stream = EventStream(service.generation, events, service.options.timeout_s)
-    return EventSourceResponse(stream.events(), ping=15)
+    return EventSourceResponse(
+        stream.events(), ping=15, shutdown_event=stream.shutdown, shutdown_grace_period=SHUTDOWN_GRACE_S
+    )
 
 
 @router.get("/search", summary="Retrieve passages without generating")
@@ -90,7 +115,7 @@ async def search(
     query = checked(q, service)
     selected = as_where(where)
 
-    def work() -> list[dict[str, Any]]:
+    def work(stop: threading.Event) -> list[dict[str, Any]]:
         return passages_json(service.holder.current().search(query, k=k, mode=mode, where=selected))
 
     passages = await service.search.run(service.options.timeout_s, work)
@@ -116,16 +141,27 @@ async def stats(service: ServiceDep) -> dict[str, Any]:
     return await run_in_threadpool(_stats, service)
 
 
+def public_name(model: str | None) -> str | None:
+    """A model's name as the service shows it: a local path only by its last part (how the server's disk is
+    laid out is not the client's business)."""
+    if model is None or not (model.startswith(("/", "~", ".")) or Path(model).exists()):
+        return model
+    return Path(model).name
+
+
 def _stats(service: Service) -> dict[str, Any]:
     s = service.settings
+    index = service.holder.current().index_stats()
+    if "embedder" in index.get("manifest", {}):
+        index["manifest"] = {**index["manifest"], "embedder": public_name(index["manifest"]["embedder"])}
     return {
-        "index": {"path": str(s.index), **service.holder.current().index_stats()},
+        "index": {"name": s.index.name, **index},
         "models": {
-            "embedder": s.embedder,
+            "embedder": public_name(s.embedder),
             "backend": s.backend,
-            "model": s.model,
+            "model": public_name(s.model),
             "scorer": s.scorer,
-            "reranker": s.reranker,
+            "reranker": public_name(s.reranker),
         },
         "defaults": {
             "top_k": s.top_k,
@@ -139,18 +175,18 @@ def _stats(service: Service) -> dict[str, Any]:
     }
 
 
-@router.post("/ingest", summary="Upload documents (txt, md, html, pdf, jsonl) into the index (when enabled)")
-async def ingest(files: list[UploadFile], service: ServiceDep) -> dict[str, Any]:
-    if not service.options.allow_ingest:
-        raise HTTPException(403, "ingestion over HTTP is off; start the server with --allow-ingest")
-    temporary = Path(tempfile.mkdtemp(prefix="rag-upload-"))
-    try:
-        (temporary / UPLOAD_FOLDER).mkdir()
-        names = await save_uploads(files, temporary / UPLOAD_FOLDER, service.options)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    report = await service.ingest.run(service.options.ingest_timeout_s, ingest_folder, service, temporary)
+@router.post("/ingest", summary="Upload documents (the types `rag ingest` reads) into the index (when enabled)")
+async def ingest(files: list[UploadFile], service: ServiceDep, request: Request) -> dict[str, Any]:
+    parent = upload_parent(service.options)
+    await run_in_threadpool(sweep_uploads, parent)
+    with UploadFolder(parent) as folder:
+        names = await save_uploads(files, folder.files, service.options)
+        report = await service.ingest.run(
+            service.options.ingest_timeout_s,
+            partial(ingest_folder, service, folder.path),
+            after=folder.handed_over(),
+            gone=partial(disconnected, request),
+        )
     service.last_ingest = {**report, "files": names, "at": time.time()}
     return {"files": [f"{UPLOAD_FOLDER}/{n}" for n in names], "report": report}
 

@@ -3,15 +3,15 @@ generation), the lanes and the upload ingester."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Security
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from rag import registry
@@ -28,6 +28,7 @@ class ServeOptions:
 
     api_key: str | None = None
     allow_ingest: bool = False
+    allowed_hosts: tuple[str, ...] = ()  # Host names besides loopback ones a loopback server answers (a proxy's)
     timeout_s: float = 120.0
     generation_workers: int = 1
     generation_queue: int = 8
@@ -38,6 +39,7 @@ class ServeOptions:
     max_upload_files: int = 20
     max_body_kb: int = 256
     reload_check_s: float = 2.0
+    upload_dir: Path | None = None  # where upload folders go; the system temp dir when None
 
     @property
     def max_ingest_bytes(self) -> int:
@@ -119,10 +121,5 @@ def service_of(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(service_of)]
+# Declares the key in the OpenAPI schema; rag.serve.guard checks it, before the body is read.
 API_KEY_HEADER = APIKeyHeader(name="X-API-Key", auto_error=False, description="required when the server has a key")
-
-
-def require_key(request: Request, key: Annotated[str | None, Security(API_KEY_HEADER)] = None) -> None:
-    expected = service_of(request).options.api_key
-    if expected and not (key and hmac.compare_digest(key.encode(), expected.encode())):
-        raise HTTPException(401, "missing or wrong API key (send it in the X-API-Key header)")

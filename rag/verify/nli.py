@@ -4,7 +4,9 @@ Works with 3-label NLI cross-encoders (entailment / neutral / contradiction) and
 style models (supported / not supported): the model config's id2label names the entailment label, and the
 support probability is the softmax of that label. Long premises are scored in windows (max over windows).
 
-`SequenceClassifier` is the shared batched runner; the "trained" scorer uses it too.
+`SequenceClassifier` is the shared batched runner; the "trained", "minicheck" and "hhem" scorers use it or
+its helpers too, and `NliScorer` (any model that gives log-odds, max over premise windows) is the scorer that
+"minicheck" and "hhem" return under their own names.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from rag.config import Settings
 from rag.errors import ModelNotFoundError
 from rag.exports import exported_model, onnx_session
 from rag.models import force_offline, resolve_model
-from rag.verify.scoring import sigmoid
+from rag.verify.scoring import configured_threshold, sigmoid
 from rag.verify.windows import score_windowed
 
 # id2label names (lower-cased) that mean "the premise supports the claim"
@@ -37,12 +39,53 @@ def entailment_index(id2label: dict[int, str]) -> int:
     raise ValueError(f"no entailment/supported label among {sorted(id2label.values())}")
 
 
+def entailment_log_odds(logits: Any, index: int) -> list[float]:
+    """log(p / (1 - p)) of label `index` under the softmax of each row of a (batch, labels) logits array."""
+    import numpy as np
+
+    logits = np.asarray(logits, dtype=np.float64)
+    log_probs = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
+    entail = log_probs[:, index]
+    rest = np.log1p(-np.minimum(np.exp(entail), 1 - 1e-7))
+    return (entail - rest).tolist()
+
+
+def batched_by_length(
+    pairs: Sequence[tuple[str, str]], batch_size: int, run: Callable[[list[tuple[str, str]]], list[float]]
+) -> list[float]:
+    """`run` over batches of pairs of similar length (less padding), results in the order of `pairs`."""
+    order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+    result = [0.0] * len(pairs)
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        for index, value in zip(chunk, run([pairs[i] for i in chunk]), strict=True):
+            result[index] = value
+    return result
+
+
+def set_torch_threads(threads: int | None) -> None:
+    """Limit PyTorch's CPU threads when the `threads` setting is given."""
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+
+
+class LogOddsModel(Protocol):
+    """What NliScorer runs: a model loaded at warm_up() that gives support log-odds per (premise, claim)."""
+
+    def warm_up(self) -> None: ...
+
+    def log_odds(self, pairs: Sequence[tuple[str, str]]) -> list[float]: ...
+
+
 class SequenceClassifier:
     """A (premise, claim) classifier returning the log-odds of its entailment label, batched; loaded at
     `warm_up()` or on first use.
 
     `quantize` runs the model exported to ONNX with int8 weights (ONNX Runtime, cached like the embedder's
-    export); otherwise PyTorch fp32.
+    export); otherwise PyTorch fp32. `joined` feeds each pair as one text, premise + the tokenizer's end token
+    + claim (MiniCheck's input), instead of the tokenizer's sentence-pair encoding.
     """
 
     def __init__(
@@ -53,10 +96,12 @@ class SequenceClassifier:
         max_length: int = DEFAULT_MAX_LENGTH,
         quantize: bool = False,
         batch_size: int = 32,
+        joined: bool = False,
     ) -> None:
         self.location, self.setting, self.threads, self.quantize = str(location), setting, threads, quantize
         self.max_length = max_length
         self.batch_size = batch_size
+        self.joined = joined
 
     @cached_property
     def _loaded(self) -> tuple[Any, Any, Callable[..., Any]]:
@@ -79,18 +124,14 @@ class SequenceClassifier:
 
     def log_odds(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         """log(p / (1 - p)) of the entailment label per pair; batches are sorted by length."""
-        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
-        result = [0.0] * len(pairs)
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            for index, value in zip(chunk, self._batch([pairs[i] for i in chunk]), strict=True):
-                result[index] = value
-        return result
+        return batched_by_length(pairs, self.batch_size, self._batch)
 
-    def _batch(self, pairs: list[tuple[str, str]]) -> list[float]:
-        import numpy as np
-
-        inputs = self.tokenizer(
+    def _encode(self, pairs: list[tuple[str, str]]) -> Any:
+        if self.joined:
+            end = self.tokenizer.eos_token or self.tokenizer.sep_token
+            texts = [f"{premise}{end}{claim}" for premise, claim in pairs]
+            return self.tokenizer(texts, truncation=True, max_length=self.max_length, padding=True, return_tensors="np")
+        return self.tokenizer(
             [p for p, _ in pairs],
             [c for _, c in pairs],
             # Premise first; "longest_first" also copes with a claim longer than the window on its own,
@@ -100,12 +141,13 @@ class SequenceClassifier:
             padding=True,
             return_tensors="np",
         )
+
+    def _batch(self, pairs: list[tuple[str, str]]) -> list[float]:
+        import numpy as np
+
+        inputs = self._encode(pairs)
         logits = self._loaded[2]({name: np.asarray(value, dtype=np.int64) for name, value in inputs.items()})
-        logits = logits.astype(np.float64)
-        log_probs = logits - np.logaddexp.reduce(logits, axis=-1, keepdims=True)
-        entail = log_probs[:, self.index]
-        rest = np.log1p(-np.minimum(np.exp(entail), 1 - 1e-7))
-        return (entail - rest).tolist()
+        return entailment_log_odds(logits, self.index)
 
 
 def _load(location: str, setting: str, threads: int | None, quantize: bool) -> tuple[Any, Any, Callable[..., Any]]:
@@ -126,8 +168,7 @@ def _torch_runner(location: str, threads: int | None) -> Callable[[dict[str, Any
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    if threads:
-        torch.set_num_threads(threads)
+    set_torch_threads(threads)
     model = AutoModelForSequenceClassification.from_pretrained(location, dtype=torch.float32).eval()
 
     def run(inputs: dict[str, Any]) -> Any:
@@ -151,19 +192,19 @@ def _onnx_runner(location: str, threads: int | None) -> Callable[[dict[str, Any]
 
 
 class NliScorer:
-    """Support probability = the entailment softmax of an NLI model, max over premise windows."""
-
-    name = "nli"
+    """Support probability = the entailment softmax of an NLI model (any LogOddsModel), max over premise windows."""
 
     def __init__(
         self,
-        classifier: SequenceClassifier,
+        classifier: LogOddsModel,
         threshold: float = 0.5,
         window_words: int = DEFAULT_WINDOW_WORDS,
+        name: str = "nli",
     ) -> None:
         self.classifier = classifier
         self.threshold = threshold
         self.window_words = window_words
+        self.name = name
 
     def warm_up(self) -> None:
         self.classifier.warm_up()
@@ -182,5 +223,4 @@ def build_nli(settings: Settings) -> NliScorer:
         raise ModelNotFoundError("nli_model", "", "scorer=nli needs nli_model set")
     location = resolve_model("nli_model", settings.nli_model)
     classifier = SequenceClassifier(location, "nli_model", settings.threads)
-    threshold = 0.5 if settings.support_threshold is None else settings.support_threshold
-    return NliScorer(classifier, threshold)
+    return NliScorer(classifier, configured_threshold(settings))

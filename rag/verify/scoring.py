@@ -42,3 +42,8 @@ def load_scorers(names: Sequence[str]) -> list[SupportScorer]:
 def sigmoid(value: float) -> float:
     """The logistic function, clipped so that no input overflows."""
     return 1.0 / (1.0 + math.exp(-max(min(value, 60.0), -60.0)))
+
+
+def configured_threshold(settings: Settings, default: float = 0.5) -> float:
+    """settings.support_threshold when set, else the scorer's own default."""
+    return default if settings.support_threshold is None else settings.support_threshold

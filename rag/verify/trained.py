@@ -1,12 +1,12 @@
 """Scorer "trained": the project's own MiniLM-L6 cross-encoder verifier committed in rag/verify/model/.
 
-It returns calibrated probabilities: a logistic model over the cross-encoder's log-odds and, when
-calibration.json gives feature_weights, the heuristic scorer's alignment features too (which combination is
-chosen by cross-validation on dev: see training.verifier). The cross-encoder (int8 ONNX when `quantize`) sees
-either the premise's sentences that share most words with the claim, up to `evidence_words` words, or, with
-evidence_words 0, every premise window (max over windows). The decision threshold
-chosen on dev data lives beside the weights in calibration.json (settings.support_threshold overrides it).
-How it was made: training.verifier and rag/verify/model/MODEL_CARD.md.
+It returns calibrated probabilities: a logistic model over the cross-encoder's log-odds and, when calibration.json
+gives feature_weights, the heuristic scorer's alignment features too (which combination is chosen by
+cross-validation on dev: see training.verifier), capped for claims that contradict their premise
+(rag.verify.contradiction). The cross-encoder (int8 ONNX when `quantize`) sees either the premise's sentences that
+share most words with the claim, up to `evidence_words` words, or, with evidence_words 0, every premise window (max
+over windows). The decision threshold chosen on dev data lives beside the weights in calibration.json
+(settings.support_threshold overrides it). How it was made: training.verifier and rag/verify/model/MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from rag.config import Settings
 from rag.errors import ModelNotFoundError
 from rag.models import TRAINED_VERIFIER_DIR
+from rag.verify.contradiction import capped
 from rag.verify.heuristic import LEXICAL_FEATURES, HeuristicScorer, select_evidence
 from rag.verify.nli import DEFAULT_MAX_LENGTH, DEFAULT_WINDOW_WORDS, SequenceClassifier
 from rag.verify.scoring import sigmoid
@@ -102,16 +103,18 @@ class TrainedScorer:
         # a calibration that gives the cross-encoder no weight skips running it
         margins = self.verifier.margins(pairs) if calibration.platt_slope else [0.0] * len(pairs)
         if not calibration.feature_weights:
-            return [calibration.probability(m) for m in margins]
+            return capped(pairs, [calibration.probability(m) for m in margins])
         if set(calibration.feature_weights) <= set(LEXICAL_FEATURES):
             features = self.heuristic.lexical_feature_batch(pairs)
         else:
             features = self.heuristic.feature_batch(pairs)
-        return [calibration.probability(m, f) for m, f in zip(margins, features, strict=True)]
+        return capped(pairs, [calibration.probability(m, f) for m, f in zip(margins, features, strict=True)])
 
 
-def build_trained(settings: Settings, model_dir: Path = MODEL_DIR) -> TrainedScorer:
-    """The "trained" scorer from the committed model; a one-line error if its files are missing."""
+def build_trained(settings: Settings) -> TrainedScorer:
+    """The "trained" scorer from the committed model (or setting trained_verifier); a one-line error if its files
+    are missing."""
+    model_dir = settings.trained_verifier or MODEL_DIR
     if not (model_dir / "config.json").is_file():
         raise ModelNotFoundError("scorer", "trained", f"no model files in {model_dir}")
     verifier = CrossEncoderVerifier(model_dir, settings.threads)

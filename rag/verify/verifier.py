@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.records import Citation, Claim, Passage, Sentence, SentenceSpan, Verdict
+from rag.verify.contradiction import CONFLICT_CAP, unstated
 from rag.verify.scoring import SupportScorer
 
 MAX_RECITED = 2
@@ -31,11 +32,14 @@ class _Evidence:
 
 
 class Verifier:
-    """Scores sentences against passages with a SupportScorer and decides their citations."""
+    """Scores sentences against passages with a SupportScorer and decides their citations. With `exact_names`, a
+    passage supports a sentence only if it (with its title and heading) mentions every name and number the
+    sentence gives (rag.verify.contradiction.unstated): the stricter standard for generated sentences."""
 
-    def __init__(self, scorer: SupportScorer, threshold: float | None = None) -> None:
+    def __init__(self, scorer: SupportScorer, threshold: float | None = None, exact_names: bool = False) -> None:
         self.scorer = scorer
         self.threshold = scorer.threshold if threshold is None else threshold
+        self.exact_names = exact_names
 
     def warm_up(self) -> None:
         self.scorer.warm_up()
@@ -63,6 +67,13 @@ class Verifier:
     def _evidence(self, sentences: Sequence[Claim], passages: Sequence[Passage]) -> list[_Evidence]:
         pairs = [(p.chunk.text, s.text) for s in sentences for p in passages]
         scores = self.scorer.score_batch(pairs) if pairs else []
+        if self.exact_names:
+            sources = [" ".join((p.chunk.title, *p.chunk.heading, p.chunk.text)) for p in passages]
+            claims = [s.text for s in sentences for _ in passages]
+            scores = [
+                min(score, CONFLICT_CAP) if unstated(claim, sources[i % len(passages)]) else score
+                for i, (claim, score) in enumerate(zip(claims, scores, strict=True))
+            ]
         width = len(passages)
         return [_Evidence(tuple(scores[i * width : (i + 1) * width])) for i in range(len(sentences))]
 

@@ -44,6 +44,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--epochs", type=int, default=1, help="passes over the training pairs, reshuffled each")
     parser.add_argument("--max-pairs", type=int, default=0, help="cap the training pairs (0: all)")
+    parser.add_argument(
+        "--synthetic-repeat",
+        type=int,
+        default=0,
+        help="add the project's own claims (data/verifier/synthetic, train split) this many times; with any, the "
+        "synthetic dev split joins calibration",
+    )
+    parser.add_argument(
+        "--resume", action=argparse.BooleanOptionalAction, default=True, help="continue from --work's checkpoint"
+    )
+    parser.add_argument("--init", type=Path, help="start from this trained verifier instead of the base encoder")
+    parser.add_argument("--replay", type=int, help="keep only this many of the public training pairs (with --init)")
     return parser.parse_args(argv)
 
 
@@ -60,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     checkpoint = args.work / "checkpoint"
     if args.stage in ("all", "train"):
-        pairs = training_set(args.data, args.seed)
+        pairs = training_set(args.data, args.seed, args.synthetic_repeat, args.replay)
         pairs = pairs[: args.max_pairs] if args.max_pairs else pairs
         log.info("training pairs: %d (%d supported)", len(pairs), sum(p.label for p in pairs))
         checkpoint = train(pairs, args.work, args)

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from eval.synthetic import synthetic_pairs
 from eval.verifier_eval import LabeledPair, load_pairs, metrics
 from rag.verify.heuristic import FEATURES, LEXICAL_FEATURES
 
@@ -33,12 +34,16 @@ GOOD_ENOUGH = 0.01
 FEATURE_SETS = {"features": FEATURES, "lexical": LEXICAL_FEATURES}
 
 
-def dev_splits(data: Path) -> dict[str, list[LabeledPair]]:
-    """The dev splits that calibration and thresholds are fitted on (never the held-out ones)."""
-    return {
+def dev_splits(data: Path, synthetic: bool = False) -> dict[str, list[LabeledPair]]:
+    """The dev splits that calibration and thresholds are fitted on (never the held-out ones); with
+    `synthetic`, the project's own claims of the synthetic dev passages too."""
+    splits = {
         "wice": load_pairs(data / "wice/claims_dev.jsonl", "wice", "dev"),
         "halueval": load_pairs(data / "halueval/qa_dev.jsonl", "halueval", "dev"),
     }
+    if synthetic:
+        splits["synthetic"] = synthetic_pairs(data, "dev")
+    return splits
 
 
 def dev_inputs(checkpoint: Path, data: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -50,7 +55,7 @@ def dev_inputs(checkpoint: Path, data: Path, args: argparse.Namespace) -> dict[s
     verifier = CrossEncoderVerifier(checkpoint, args.threads, settings)
     heuristic = HeuristicScorer(threads=args.threads)
     result = {}
-    for name, pairs in dev_splits(data).items():
+    for name, pairs in dev_splits(data, args.synthetic_repeat > 0).items():
         started = time.perf_counter()
         texts = [(p.premise, p.claim) for p in pairs]
         margins = verifier.margins(texts)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import read_jsonl
+from eval.synthetic import synthetic_pairs
 from eval.verifier_eval import LabeledPair, assign_splits, load_pairs
 
 BASE_MODEL = "all-MiniLM-L6-v2"
@@ -144,10 +145,15 @@ def hard_negatives(pairs: Sequence[LabeledPair], rng: random.Random) -> list[Lab
     return made
 
 
-def training_set(data: Path, seed: int) -> list[LabeledPair]:
-    """Every training pair, shuffled with the seed."""
+def training_set(data: Path, seed: int, synthetic_repeat: int = 0, replay: int | None = None) -> list[LabeledPair]:
+    """Every training pair, shuffled with the seed; the project's own claims (training.verifier.synthetic, train
+    split) are added `synthetic_repeat` times. With `replay`, only that many of the public pairs are kept (a
+    continuation of a model already trained on them)."""
     rng = random.Random(seed)
     pairs = sample_nli(data, rng) + sample_halueval(data, rng) + wice_train_pairs(data)
     pairs += hard_negatives(pairs, rng)
+    if replay is not None:
+        pairs = rng.sample(pairs, min(replay, len(pairs)))
+    pairs += synthetic_pairs(data, "train") * synthetic_repeat
     rng.shuffle(pairs)
     return pairs

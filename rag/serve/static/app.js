@@ -1,10 +1,12 @@
-// grounded-rag web page: asks through POST /ask/stream, shows the draft as tokens arrive, then replaces it
-// with the verified answer. Citation markers show their quote highlighted in its source passage.
+// grounded-rag web page: asks through POST /chat/stream with the conversation so far, shows the standalone
+// question a follow-up was rewritten into, the draft as tokens arrive, then replaces it with the verified
+// answer. Earlier turns stay listed above the form. Citation markers show their quote highlighted in its source.
 // No framework, no CDN; every piece of server text goes through textContent, never innerHTML.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { passages: [], answer: null, documents: new Map() };
+// messages: the conversation sent with every question ({role, content, standalone?}), oldest first
+const state = { passages: [], answer: null, documents: new Map(), messages: [], pending: null };
 
 function el(tag, props = {}, ...children) {
   const node = Object.assign(document.createElement(tag), props);
@@ -69,14 +71,15 @@ async function ask(event) {
   event.preventDefault();
   const question = $("question").value.trim();
   if (!question) return setStatus("Type a question first.", true);
-  const body = { question };
+  state.pending = { role: "user", content: question };
+  const body = { messages: [...state.messages, state.pending] };
   if ($("k").value) body.k = Number($("k").value);
   if ($("policy").value) body.policy = $("policy").value;
   resetResult();
   $("ask").disabled = true;
   setStatus("Retrieving…");
   try {
-    const response = await fetch("/ask/stream", { method: "POST", headers: headers(), body: JSON.stringify(body) });
+    const response = await fetch("/chat/stream", { method: "POST", headers: headers(), body: JSON.stringify(body) });
     if (!response.ok) {
       if (response.status === 401) $("key-box").open = true;
       const retry = response.headers.get("Retry-After");
@@ -91,29 +94,73 @@ async function ask(event) {
 }
 
 function handleEvent(kind, data) {
-  if (kind === "passages") {
+  if (kind === "question") {
+    state.pending.standalone = data.standalone;
+    $("standalone").hidden = !data.rewritten;
+    $("standalone-text").textContent = data.standalone;
+  } else if (kind === "passages") {
     state.passages = data.passages;
     renderSources();
     setStatus(data.passages.length ? "Generating…" : "Nothing relevant retrieved.");
+  } else if (kind === "stage") {
+    setStatus(STAGES[data.stage] || `${data.stage}…`);
   } else if (kind === "token") {
     $("draft").hidden = false;
     $("draft-text").textContent += data.text;
     setStatus("Generating… (verification follows)");
   } else if (kind === "answer") {
     renderAnswer(data);
+    remember(state.pending, data);
     setStatus("");
   } else if (kind === "error") {
     setStatus(`Error ${data.status}: ${data.error}`, true);
   }
 }
 
+// -------------------------------------------------------------------------------------------- conversation
+
+// The answered turn joins the conversation: sent with the next question, and listed above the form.
+function remember(question, answer) {
+  const reply = answer.abstained ? "" : answer.answer;
+  state.messages.push(question, { role: "assistant", content: reply });
+  const asked = question.standalone && question.standalone !== question.content ? ` (asked as: ${question.standalone})` : "";
+  $("turns").append(
+    el(
+      "li",
+      {},
+      el("span", { className: "turn-question", textContent: question.content + asked }),
+      el("span", { className: "turn-answer", textContent: reply || answer.answer }),
+    ),
+  );
+  $("conversation").hidden = false;
+  $("question").value = "";
+}
+
+function newConversation() {
+  state.messages = [];
+  $("turns").replaceChildren();
+  $("conversation").hidden = true;
+  $("result").hidden = true;
+  setStatus("New conversation.");
+}
+
 // ---------------------------------------------------------------------------------------------- answer
+
+const STAGES = {
+  retrieve: "Retrieving…",
+  context: "Selecting context…",
+  prompt: "Building the prompt…",
+  generate: "Generating…",
+  verify: "Verifying…",
+  select: "Choosing the answering sentence…",
+};
 
 function resetResult() {
   Object.assign(state, { passages: [], answer: null });
   $("result").hidden = false;
-  for (const id of ["draft", "verified", "quote", "abstention", "removed", "raw-box"]) $(id).hidden = true;
-  for (const id of ["draft-text", "answer", "answer-badges", "flagged-list", "sources", "timings", "raw-answer"]) {
+  for (const id of ["draft", "verified", "quote", "abstention", "removed", "raw-box", "standalone"]) $(id).hidden = true;
+  $("closest-box").hidden = true;
+  for (const id of ["draft-text", "answer", "answer-badges", "flagged-list", "sources", "timings", "raw-answer", "closest-list"]) {
     $(id).replaceChildren();
   }
   $("show-removed").checked = false;
@@ -130,6 +177,11 @@ function renderAnswer(answer) {
   if (answer.abstained) {
     $("abstain-text").textContent = answer.answer;
     $("abstain-reason").textContent = answer.abstain_reason || "no reason given";
+    const closest = answer.closest || [];
+    $("closest-box").hidden = closest.length === 0;
+    $("closest-list").replaceChildren(
+      ...closest.map((c) => el("li", {}, `${c.quote} `, citeButton(c), el("span", { className: "support", textContent: `answer score ${c.support}` }))),
+    );
   }
   const shown = answer.abstained ? [] : answer.sentences.filter((s) => s.supported);
   $("answer").replaceChildren(...shown.flatMap((s) => [sentenceNode(s), " "]));
@@ -143,8 +195,9 @@ function renderBadges(answer) {
   if (answer.abstained) badges.push(el("span", { className: "badge abstained", textContent: "abstained" }));
   else badges.push(el("span", { className: "badge verified", textContent: "verified" }));
   if (answer.extractive) {
-    badges.push(el("span", { className: "badge extractive", textContent: "quoted from a source", title: "generation failed; the closest source sentence is quoted instead" }));
+    badges.push(el("span", { className: "badge extractive", textContent: "quoted from a source", title: "the source sentence that answers the question, word for word" }));
   }
+  badges.push(el("span", { className: "muted", textContent: ` composition: ${answer.composition}` }));
   badges.push(el("span", { className: "muted", textContent: ` policy: ${answer.policy}` }));
   $("answer-badges").replaceChildren(...badges);
 }
@@ -162,6 +215,8 @@ function sentenceNode(sentence) {
   if (!sentence.supported) {
     node.title = `not supported by the sources (support ${sentence.support})`;
   }
+  const label = sentence.status === "quoted" ? "quoted" : `support ${sentence.support}`;
+  node.append(el("span", { className: "support", textContent: label }));
   return node;
 }
 
@@ -255,7 +310,7 @@ async function loadIndexInfo() {
   const response = await fetch("/stats", { headers: headers() });
   if (!response.ok) return;
   const stats = await response.json();
-  $("index-info").textContent = `Index ${stats.index.path}: ${stats.index.documents} documents, ${stats.index.chunks} chunks`;
+  $("index-info").textContent = `Index ${stats.index.name}: ${stats.index.documents} documents, ${stats.index.chunks} chunks`;
 }
 
 function init() {
@@ -267,6 +322,7 @@ function init() {
     $("ask-form").requestSubmit();
   });
   $("show-removed").addEventListener("change", (e) => ($("removed").hidden = !e.target.checked));
+  $("new-conversation").addEventListener("click", newConversation);
   loadIndexInfo();
 }
 

@@ -1,0 +1,125 @@
+"""What every composition strategy shares: the job it is given, the composition it returns, and the steps
+after generation (verification, the answer policy, the check that the answer answers the question, the quoted
+fallback and the abstention with the closest source sentences).
+
+A strategy is a function `Job -> Iterator[Event]`: it yields ("passages", [Passage]) once it knows what the
+generator reads, ("token", str) while generating, and finally ("composed", Composition).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rag.config import Settings
+from rag.generation.base import Generator
+from rag.records import Citation, Claim, Passage, Sentence, Verdict
+from rag.verify.claims import checkable
+from rag.verify.policies import Policy
+from rag.verify.relevance import AnswerCheck, Candidate, blocking_reasons, names_in
+from rag.verify.verifier import Verifier
+
+Event = tuple[str, Any]
+CLOSEST = 3
+NOT_ANSWERED = "no sentence of the retrieved sources answers the question"
+OFF_POINT = "the supported sentences do not answer the question"
+GENERATOR_ABSTAINED = "the generator found no answer in the retrieved sources"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One question for a strategy: the question and its embedding, the passages, and the parts to use."""
+
+    question: str
+    vector: np.ndarray
+    passages: tuple[Passage, ...]
+    generator: Generator
+    verifier: Verifier
+    answers: AnswerCheck
+    policy: Policy
+    settings: Settings
+
+    def generated_verifier(self) -> Verifier:
+        """The verifier for generated sentences: at setting generated_support_threshold when it is set, and
+        with generated_exact_names, no name or number of their own."""
+        settings = self.settings
+        if settings.generated_support_threshold is None and not settings.generated_exact_names:
+            return self.verifier
+        threshold = settings.generated_support_threshold or self.verifier.threshold
+        return Verifier(self.verifier.scorer, threshold, exact_names=settings.generated_exact_names)
+
+
+@dataclass(frozen=True)
+class Composition:
+    """What a strategy made: the sentences shown and withheld, why it abstains (None if it does not), the
+    passages the sentences' [n] refer to, and the generator's own text split by the claim rules."""
+
+    passages: tuple[Passage, ...]
+    sentences: tuple[Sentence, ...] = ()
+    removed: tuple[Sentence, ...] = ()
+    abstain_reason: str | None = None
+    raw: str = ""
+    draft: tuple[Claim, ...] = ()
+    extractive: bool = False
+    closest: tuple[Citation, ...] = ()
+
+
+Compose = Callable[[Job], Iterator[Event]]
+
+
+def citation(candidate: Candidate, support: float) -> Citation:
+    chunk, span = candidate.passage.chunk, candidate.span
+    return Citation(candidate.n, chunk.chunk_id, chunk.doc_id, span.text, span.start, span.end, support)
+
+
+def quoted(candidate: Candidate) -> Sentence:
+    """A source sentence shown word for word: support 1.0, cited to its passage with its offsets."""
+    return Sentence(candidate.span.text, Verdict("quoted", 1.0), (citation(candidate, 1.0),))
+
+
+def closest(job: Job, passages: Sequence[Passage]) -> tuple[Citation, ...]:
+    """The source sentences nearest to answering, best first (support = how likely each answers)."""
+    found = job.answers.candidates(job.question, job.vector, passages)[:CLOSEST]
+    return tuple(citation(c, c.probability) for c in found)
+
+
+def extractive_answer(
+    job: Job, passages: Sequence[Passage], raw: str = "", draft: tuple[Claim, ...] = ()
+) -> Composition:
+    """The best source sentence that answers the question, quoted; or an abstention naming the closest ones."""
+    best = job.answers.best(job.question, job.vector, passages)
+    if best is None:
+        nearest = closest(job, passages)
+        return Composition(tuple(passages), abstain_reason=NOT_ANSWERED, raw=raw, draft=draft, closest=nearest)
+    return Composition(tuple(passages), (quoted(best),), raw=raw, draft=draft, extractive=True)
+
+
+def answers_question(question: str, sentences: Sequence[Sentence]) -> bool:
+    """Whether some shown sentence can answer the question: it holds the question's numbers, names and the
+    kind of thing asked for (rag.verify.relevance)."""
+    names = names_in(question)
+    return any(not blocking_reasons(question, names, s.text, "") for s in sentences)
+
+
+def verified(job: Job, passages: Sequence[Passage], raw: str, draft: tuple[Claim, ...]) -> Composition:
+    """The generated claims verified and filtered by the policy; supported sentences that do not answer the
+    question are withheld. When nothing usable is left, the quoted fallback (setting extractive_fallback) is
+    tried before abstaining."""
+    claims = checkable(draft)
+    outcome = job.policy(job.generated_verifier().verify(claims, passages))
+    supported = [s for s in outcome.sentences if s.supported]
+    if outcome.abstain_reason is None and answers_question(job.question, supported):
+        return Composition(tuple(passages), outcome.sentences, outcome.removed, raw=raw, draft=draft)
+    if outcome.abstain_reason is None:
+        kept, removed, reason = (), outcome.sentences + outcome.removed, OFF_POINT
+    else:
+        kept, removed, reason = outcome.sentences, outcome.removed, outcome.abstain_reason
+    if job.settings.extractive_fallback:
+        fallback = extractive_answer(job, passages, raw, draft)
+        if fallback.abstain_reason is None:
+            return fallback
+    reason = reason if claims else GENERATOR_ABSTAINED
+    return Composition(tuple(passages), kept, removed, reason, raw, draft, closest=closest(job, passages))

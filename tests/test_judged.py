@@ -1,0 +1,106 @@
+"""Judged labels: matching them to a run's sentences and answers by item and text hash, the four figures that the
+verifier does not decide, what is exported for judging, and the scorers' passed counts on judged sentences."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval.datasets import read_jsonl
+from eval.generated_support import JudgedSentence, best_scores, judged_sentences, passed_counts
+from eval.judged import LABELS, Labels, main, tally, text_hash, to_judge
+from rag.fakes import OverlapScorer
+
+PASSAGES = [{"text": "The line opened in 1894."}, {"text": "Cats sleep all day."}]
+
+
+def record(item: str, answerable: bool, shown: list[str] | None, raw: list[str]) -> dict[str, object]:
+    """An items.jsonl record as the eval runner writes it (shown None: the answer abstained)."""
+    answer = {
+        "abstained": shown is None,
+        "answer": " ".join(f"{s} [1]" for s in shown or []) or "The corpus does not say.",
+        "sentences": [{"text": s} for s in shown or []],
+        "passages": PASSAGES,
+    }
+    return {
+        "id": item,
+        "question": f"question {item}",
+        "answers": ["1894"] if answerable else [],
+        "answerable": answerable,
+        "retrieved": PASSAGES,
+        "answer": answer,
+        "raw": {"sentences": [{"text": s} for s in raw]},
+    }
+
+
+RECORDS = [
+    record("q1", True, ["The line opened in 1894."], ["The line opened in 1894.", "It had ten stations."]),
+    record("q2", True, ["The line opened in 1902."], ["The line opened in 1902."]),
+    record("q3", False, ["Cats sleep all day."], ["Cats sleep all day."]),
+    record("q4", False, None, ["Dogs bark."]),
+    record("q5", True, None, []),
+]
+LABELS_GIVEN = Labels(
+    sentences={
+        ("q1", text_hash("The line opened in 1894.")): True,
+        ("q1", text_hash("It had ten stations.")): False,
+        ("q2", text_hash("The line opened in 1902.")): False,
+        ("q3", text_hash("Cats sleep all day.")): True,
+    },
+    answers={
+        ("q1", text_hash("The line opened in 1894. [1]")): "correct",
+        ("q2", text_hash("The line opened in 1902. [1]")): "wrong",
+    },
+)
+
+
+def test_the_four_figures_from_labels() -> None:
+    figures = tally(RECORDS, LABELS_GIVEN).figures()
+    assert figures["shown_supported"] == round(2 / 3, 4)  # q1 yes, q2 no, q3 yes
+    assert figures["raw_supported"] == round(2 / 4, 4)  # q4's "Dogs bark." is not judged
+    assert figures["wrong_shown"] == round(2 / 5, 4)  # q2 wrong, q3 answered an unanswerable question
+    assert figures["answerable_correct"] == round(1 / 3, 4)  # q1 of q1, q2, q5 (q5 abstained)
+    assert figures["unanswerable_refused"] == 0.5  # q4 of q3, q4
+    assert figures["counts"]["raw_unjudged"] == 1
+
+
+def test_unjudged_answers_are_left_out_and_exported() -> None:
+    partly = Labels(sentences=LABELS_GIVEN.sentences, answers={})
+    counts = tally(RECORDS, partly)
+    assert counts.unjudged_answers == 2 and counts.figures()["answerable_correct"] == 0.0
+    todo = to_judge(RECORDS, partly)
+    assert [(t["item"], t["kind"]) for t in todo] == [("q1", "answer"), ("q2", "answer"), ("q4", "sentence")]
+    assert todo[0]["passages"] == [p["text"] for p in PASSAGES] and todo[0]["gold"] == ["1894"]
+
+
+def test_scorer_counts_on_judged_raw_sentences() -> None:
+    sentences = judged_sentences(RECORDS, LABELS_GIVEN)
+    assert [(s.text, s.supported) for s in sentences] == [
+        ("The line opened in 1894.", True),
+        ("It had ten stations.", False),
+        ("The line opened in 1902.", False),
+        ("Cats sleep all day.", True),
+    ]
+    scores = best_scores(sentences, OverlapScorer(threshold=1.0))
+    assert scores == [1.0, 0.0, 0.8, 1.0]
+    counts = passed_counts(sentences, scores, threshold=0.9)
+    assert counts["passed"] == 2 and counts["passed_unsupported"] == 0 and counts["precision"] == 1.0
+    assert passed_counts([JudgedSentence("x", ("x",), True)], [0.5], threshold=2.0)["precision"] is None
+
+
+def test_committed_labels_are_well_formed() -> None:
+    sentences = list(read_jsonl(LABELS / "sentences.jsonl"))
+    assert len({(r["item"], r["sha"]) for r in sentences}) == len(sentences) >= 130
+    assert all(len(r["sha"]) == 12 and isinstance(r["supported"], bool) and r["judge"] for r in sentences)
+
+
+def test_command_reports_and_exports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
+    assert main(["--run", str(run), "--labels", str(tmp_path / "none"), "--export", str(tmp_path / "todo.jsonl")]) == 0
+    assert "| run | shown supported |" in capsys.readouterr().out
+    assert len((tmp_path / "todo.jsonl").read_text().splitlines()) == 7  # 5 distinct sentences, 2 answers
+    assert main(["--run", str(tmp_path / "missing")]) == 2
