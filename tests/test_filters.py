@@ -3,6 +3,7 @@ Milvus store, through the Python API, the HTTP API and the CLI's parser."""
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from pathlib import Path
@@ -11,8 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
 from ingest.pipeline import Ingestor
+from rag.cli import answer_with_progress, app
 from rag.config import Settings
 from rag.errors import InputError, RagError
 from rag.fakes import fake_pipeline
@@ -106,6 +109,21 @@ def test_ask_retrieves_only_what_the_filter_allows(indexed: tuple[Settings, floa
     assert answer.retrieved and {p.chunk.doc_id for p in answer.retrieved} == {"fares.pdf"}
 
 
+def test_cli_ask_filters_and_refuses_a_bad_filter_before_models_load(
+    indexed: tuple[Settings, float], fake_embedder: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, _ = indexed
+    answer = answer_with_progress(pipeline_of(settings, fake_embedder), QUERY, where=Where(file_types=("pdf",)))
+    assert answer.retrieved and {p.chunk.doc_id for p in answer.retrieved} == {"fares.pdf"}
+
+    def no_models(pipeline: Pipeline) -> None:
+        raise AssertionError("models loaded for a bad filter")
+
+    monkeypatch.setattr(Pipeline, "warm_up", no_models)
+    bad = CliRunner().invoke(app, ["ask", QUERY, "--index", str(settings.index), "--where", "page=soon"])
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: bad page in filter"), bad.stderr
+
+
 def test_http_api_takes_filters(indexed: tuple[Settings, float], fake_embedder: Any) -> None:
     settings, _ = indexed
     app = create_app(settings, pipeline_of(settings, fake_embedder))
@@ -115,6 +133,10 @@ def test_http_api_takes_filters(indexed: tuple[Settings, float], fake_embedder: 
         assert {(p["doc_id"], p["page"]) for p in found["passages"]} == {("fares.pdf", 2)}
         answer = client.post("/ask", json={"question": QUERY, "where": ["path=sub/*"]}).json()
         assert {p["doc_id"] for p in answer["passages"]} == {"sub/gamma.html"}
+        with client.stream("POST", "/ask/stream", json={"question": QUERY, "where": ["type=pdf"]}) as events:
+            streamed = [json.loads(line[5:]) for line in events.iter_lines() if line.startswith("data:")]
+        chosen = [{p["doc_id"] for p in data["passages"]} for data in streamed if "passages" in data]
+        assert chosen[0] == {"fares.pdf"} and all(c <= {"fares.pdf"} for c in chosen), "passages, then the answer's"
         bad = client.get("/search", params={"q": QUERY, "where": "page=soon"})
         assert bad.status_code == 422 and "page" in bad.json()["error"]
 

@@ -113,6 +113,29 @@ def test_failing_ray_actor_leaves_the_live_index(corpus: Path, tmp_path: Path, f
     assert after["vectors"] == sorted(r[0] for r in after["chunks"])
 
 
+@pytest.mark.usefixtures("in_process_ray")
+def test_the_ray_engine_skips_what_the_local_engine_skips(corpus: Path, tmp_path: Path, fake_embedder: Any) -> None:
+    """The local engine's budgets and walk problems hold on Ray too: a document with too much text, one cut into
+    too many chunks and a broken link are skipped with the same reasons, and the rest is indexed alike."""
+    from ingest.ray_engine import RayIngestor
+
+    sentence = "The line ran along the coast past the harbour. "
+    (corpus / "long.txt").write_text(sentence * 200)
+    (corpus / "medium.txt").write_text(sentence * 30)
+    (corpus / "gone.txt").symlink_to(corpus / "nowhere.txt")
+    budgets = {"max_document_chars": 5000, "max_document_chunks": 4, "chunk_size": 16, "chunk_overlap": 0}
+    local = Ingestor(Settings(index=tmp_path / "local", **budgets), embedder=fake_embedder)
+    theirs = local.run([corpus], tmp_path / "local")
+    engine = RayIngestor(Settings(index=tmp_path / "ray", ray_workers=1, **budgets), embedder=fake_embedder)
+    ours = engine.run([corpus], tmp_path / "ray")
+    reasons = {Path(path).name: reason for path, reason in theirs.skipped}
+    assert "max_document_chars=5000" in reasons["long.txt"] and "max_document_chunks=4" in reasons["medium.txt"]
+    assert "broken symlink" in reasons["gone.txt"]
+    assert sorted(ours.skipped) == sorted(theirs.skipped)
+    assert (ours.added, ours.chunks) == (theirs.added, theirs.chunks) and ours.added >= 1
+    assert snapshot(tmp_path / "ray")["chunks"] == snapshot(tmp_path / "local")["chunks"]
+
+
 KILLED_RAY_INGEST = """
 import sys, time
 from pathlib import Path
