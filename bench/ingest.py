@@ -23,7 +23,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from common import QUESTIONS, SHARED, Row, answerable, latencies_ms, passage_records, percentile, timed, write_result
+from common import (
+    QUESTIONS,
+    SHARED,
+    Row,
+    answerable,
+    latencies_ms,
+    passage_records,
+    percentile,
+    quality,
+    timed,
+    write_result,
+)
 
 BASELINE_BATCH = 32
 CHUNK_TOKENS = 254
@@ -108,18 +119,6 @@ class Ours:
 
             self.retriever = IndexRetriever(self.directory, self.embedder, self.settings)
         return [p.chunk.doc_id for p in self.retriever.retrieve(question, k=K)]
-
-
-def quality(search: Any, items: Sequence[Any]) -> tuple[float, float]:
-    """(recall@5, MRR) over the items."""
-    from eval.metrics import recall_at_k, reciprocal_rank
-
-    recalls, ranks = [], []
-    for item in items:
-        found = list(dict.fromkeys(search(item.question)))
-        recalls.append(recall_at_k(found, item.gold_doc_ids, K))
-        ranks.append(reciprocal_rank(found, item.gold_doc_ids))
-    return statistics.fmean(recalls), statistics.fmean(ranks)
 
 
 def ingest_rounds(baseline: Baseline, ours: dict[str, Ours], corpus: Path, repeat: int) -> dict[str, list[float]]:

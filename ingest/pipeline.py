@@ -29,7 +29,6 @@ from rag.config import Settings
 from rag.errors import InputError
 from rag.index.embedding import Embedder
 from rag.index.generations import IndexWriter, Manifest
-from rag.index.vectors import FaissIndex
 from rag.records import Chunk, Document, IngestReport
 from rag.text import utf8_problem
 
@@ -131,8 +130,35 @@ def walk(paths: Sequence[Path]) -> Iterator[SourceFile]:
             yield SourceFile(path, root, relative.as_posix(), problem)
 
 
+def load_source(source: SourceFile, max_file_mb: float, budget: Budget) -> Iterator[Document]:
+    """The documents of one file, each loaded within `budget` (started anew for each); SkipFile with the reason
+    when the file cannot be followed, is too large or cannot be loaded."""
+    if source.problem is not None:
+        raise SkipFile(source.problem)
+    try:
+        if source.path.stat().st_size > max_file_mb * 1024 * 1024:
+            raise SkipFile(f"larger than max_file_mb={max_file_mb}")
+        budget.start()
+        for document in load(source.path, source.doc_id, budget):
+            yield document
+            budget.start()
+    except SkipFile:
+        raise
+    except (OSError, UnicodeError, RecursionError, ValueError) as error:
+        raise SkipFile(f"{type(error).__name__}: {error}") from error
+
+
+def chunk_within(chunker: Chunker, document: Document, budget: Budget, limit: int) -> list[Chunk]:
+    """A document's chunks; SkipFile when chunking runs past `budget` or makes more than `limit` chunks (setting
+    max_document_chunks)."""
+    chunks = chunker.chunk(document, check=budget.check)
+    if len(chunks) > limit:
+        raise SkipFile(f"{len(chunks)} chunks, more than max_document_chunks={limit}")
+    return chunks
+
+
 @dataclass
-class _Tally:
+class Tally:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -180,30 +206,22 @@ class Ingestor:
         started = time.perf_counter()
         paths, index = [Path(p) for p in paths], Path(index)
         files = list(walk(paths))
-        tally = _Tally()
+        tally = Tally()
         budget = Budget(self.settings.max_document_chars, self.settings.max_file_seconds, cancel)
         # the lock is taken before the manifest is built, which loads the embedder
-        with IndexWriter(index, self.manifest, rebuild=rebuild) as writer:
+        with IndexWriter(index, self.manifest, rebuild=rebuild, store=self.settings.store) as writer:
             reembedded = self._reembed_if_backend_changed(writer)
             known = writer.store.documents()
             seen: set[str] = set()
-            changed = self._changed(self._documents(files, tally, seen, progress, budget), known, tally, budget)
-            with closing(prefetched(changed, PREFETCH_DOCUMENTS) if self.prefetch else changed) as items:
-                pending: list[Pending] = []
-                for item in items:
-                    pending.append(item)
-                    if sum(len(chunks) for _, _, chunks in pending) >= EMBED_BATCH_CHUNKS:
-                        budget.check_cancel()
-                        self._write(writer, pending, tally)
-                        pending = []
-                budget.check_cancel()
-                self._write(writer, pending, tally)
+            for pending, vectors in self._embedded(files, known, tally, seen, progress, budget):
+                self._write(writer, pending, vectors, tally)
             if prune:
                 self._prune(writer, known, seen, {str(p.resolve()) for p in paths}, tally)
             writer.store.commit()
             counts = writer.store.counts()
             budget.check_cancel()
-            if writer.previous is not None and not reembedded and not (tally.added or tally.updated or tally.removed):
+            changed = reembedded or writer.store.migrated or tally.added or tally.updated or tally.removed
+            if writer.previous is not None and not changed:
                 writer.discard()  # nothing changed: keep the live generation rather than write an identical one
         warnings = nothing_kept(paths, len(files), tally)
         for warning in warnings:
@@ -222,11 +240,38 @@ class Ingestor:
             warnings=warnings,
         )
 
+    def _embedded(
+        self,
+        files: Sequence[SourceFile],
+        known: dict[str, tuple[str, str]],
+        tally: Tally,
+        seen: set[str],
+        progress: bool,
+        budget: Budget,
+    ) -> Iterator[tuple[list[Pending], np.ndarray]]:
+        """New and changed documents with their chunks, in batches, and the vectors of those chunks; what is
+        loaded is added to `seen`, what is skipped or unchanged to `tally`. Here, in this process."""
+        changed = self._changed(self._documents(files, tally, seen, progress, budget), known, tally, budget)
+        with closing(prefetched(changed, PREFETCH_DOCUMENTS) if self.prefetch else changed) as items:
+            pending: list[Pending] = []
+            for item in items:
+                pending.append(item)
+                if sum(len(chunks) for _, _, chunks in pending) >= EMBED_BATCH_CHUNKS:
+                    budget.check_cancel()
+                    yield pending, self._encode(pending)
+                    pending = []
+            budget.check_cancel()
+            if pending:
+                yield pending, self._encode(pending)
+
+    def _encode(self, pending: list[Pending]) -> np.ndarray:
+        return self.embedder.encode([c.text for _, _, chunks in pending for c in chunks], progress=False)
+
     def _changed(
         self,
         documents: Iterator[tuple[Document, str]],
         known: dict[str, tuple[str, str]],
-        tally: _Tally,
+        tally: Tally,
         budget: Budget,
     ) -> Iterator[Pending]:
         """New and changed documents, chunked within their budget; unchanged ones (same content hash) are only
@@ -239,12 +284,9 @@ class Ingestor:
                 tally.unchanged += 1
                 continue
             try:
-                chunks = chunker.chunk(document, check=budget.check)
+                chunks = chunk_within(chunker, document, budget, limit)
             except SkipFile as reason:
                 self._skip(tally, document.source, str(reason))
-                continue
-            if len(chunks) > limit:
-                self._skip(tally, document.source, f"{len(chunks)} chunks, more than max_document_chunks={limit}")
                 continue
             if previous is None:
                 tally.added += 1
@@ -253,43 +295,30 @@ class Ingestor:
             yield document, root, chunks
 
     def _documents(
-        self, files: Sequence[SourceFile], tally: _Tally, seen: set[str], progress: bool, budget: Budget
+        self, files: Sequence[SourceFile], tally: Tally, seen: set[str], progress: bool, budget: Budget
     ) -> Iterator[tuple[Document, str]]:
         """Loaded documents with their root; unloadable files are tallied as skipped and kept in `seen`
         so that pruning never deletes the stored version of a file that merely failed to load."""
         from tqdm import tqdm
 
-        limit = self.settings.max_file_mb * 1024 * 1024
         for source in tqdm(files, desc="ingest", unit="file", disable=not progress):
             seen.add(source.doc_id)
             budget.check_cancel()
-            if source.problem is not None:
-                self._skip(tally, source.path, source.problem)
-                continue
             try:
-                if source.path.stat().st_size > limit:
-                    self._skip(tally, source.path, f"larger than max_file_mb={self.settings.max_file_mb}")
-                    continue
-                budget.start()
-                for document in load(source.path, source.doc_id, budget):
+                for document in load_source(source, self.settings.max_file_mb, budget):
                     seen.add(document.doc_id)
                     yield document, str(source.root)
-                    budget.start()
             except SkipFile as reason:
                 self._skip(tally, source.path, str(reason))
-            except (OSError, UnicodeError, RecursionError, ValueError) as error:
-                self._skip(tally, source.path, f"{type(error).__name__}: {error}")
 
     @staticmethod
-    def _skip(tally: _Tally, path: Path | str, reason: str) -> None:
+    def _skip(tally: Tally, path: Path | str, reason: str) -> None:
         log.warning("skipped %s: %s", path, reason)
         tally.skipped.append((str(path), reason))
 
-    def _write(self, writer: IndexWriter, pending: list[Pending], tally: _Tally) -> None:
+    def _write(self, writer: IndexWriter, pending: list[Pending], vectors: np.ndarray, tally: Tally) -> None:
+        """Replace the documents of `pending` and their chunks in the new generation; `vectors` are the chunks'."""
         chunks = [c for _, _, doc_chunks in pending for c in doc_chunks]
-        if not pending:
-            return
-        vectors = self.embedder.encode([c.text for c in chunks], progress=False)
         for document, root, doc_chunks in pending:
             writer.vectors.remove(np.asarray(writer.store.delete(document.doc_id), dtype=np.int64))
             writer.store.put(document, root, doc_chunks)
@@ -306,7 +335,7 @@ class Ingestor:
             writer.manifest.embedder_backend,
         )
         ids = writer.vectors.ids().tolist()
-        writer.vectors = FaissIndex(writer.vectors.dimension)
+        writer.fresh_vectors()
         for start in range(0, len(ids), EMBED_BATCH_CHUNKS):
             chunks = writer.store.chunks(ids[start : start + EMBED_BATCH_CHUNKS])
             vectors = self.embedder.encode([c.text for c in chunks])
@@ -315,7 +344,7 @@ class Ingestor:
 
     @staticmethod
     def _prune(
-        writer: IndexWriter, known: dict[str, tuple[str, str]], seen: set[str], roots: set[str], tally: _Tally
+        writer: IndexWriter, known: dict[str, tuple[str, str]], seen: set[str], roots: set[str], tally: Tally
     ) -> None:
         """Remove documents that came from one of this run's roots and are no longer there."""
         for doc_id, (root, _) in known.items():
@@ -324,7 +353,7 @@ class Ingestor:
                 tally.removed += 1
 
 
-def nothing_kept(paths: Sequence[Path], files: int, tally: _Tally) -> tuple[str, ...]:
+def nothing_kept(paths: Sequence[Path], files: int, tally: Tally) -> tuple[str, ...]:
     """A warning when a run kept no document: how many files it saw and why none was kept."""
     if tally.added or tally.updated or tally.unchanged:
         return ()

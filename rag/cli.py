@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,7 +27,17 @@ from rag.console import (
 )
 from rag.question import validate_question
 
+if TYPE_CHECKING:
+    from rag.index.filters import Where
+
 SCORERS = " | ".join(registry.names("scorer"))
+WhereOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        help="filter, repeatable (AND): path=GLOB, type=pdf,md, page=3-7 (or >=, <=), ingested>=2026-11-01",
+    ),
+]
 
 app = typer.Typer(
     help="grounded-rag: answers with verified citations, or says the corpus does not say.",
@@ -48,6 +58,19 @@ def ingest(
     embedder: Annotated[str | None, typer.Option(help="embedding model [env RAG_EMBEDDER]")] = None,
     chunk_size: Annotated[int | None, typer.Option(help="chunk size in tokens")] = None,
     chunk_overlap: Annotated[int | None, typer.Option(help="chunk overlap in tokens")] = None,
+    engine: Annotated[str | None, typer.Option(help="local (this process) | ray (Ray Data) [env RAG_ENGINE]")] = None,
+    ray_address: Annotated[
+        str | None, typer.Option(help="--engine ray: auto | ray://HOST:10001; unset: a local Ray instance")
+    ] = None,
+    ray_workers: Annotated[
+        int | None, typer.Option(help="--engine ray: embedder actors (default: one per CPU)")
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            help="vector store: faiss | milvus-lite:///path/index.db | http://host:19530 (default: the index's)"
+        ),
+    ] = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -55,7 +78,16 @@ def ingest(
     setup_logging(verbose)
     from rich.markup import escape
 
-    settings = load_settings(index=index, embedder=embedder, chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    settings = load_settings(
+        index=index,
+        embedder=embedder,
+        chunk_size=chunk_size,
+        chunk_overlap=chunk_overlap,
+        engine=engine,
+        ray_address=ray_address,
+        ray_workers=ray_workers,
+        store=store,
+    )
     engine = registry.create("engine", settings.engine, settings)
     report = engine.run(paths, settings.index, prune=prune, rebuild=rebuild, progress=not as_json)
     if as_json:
@@ -80,6 +112,7 @@ def search(
     index: IndexOption = None,
     k: Annotated[int | None, typer.Option("-k", help="number of hits")] = None,
     mode: Annotated[str | None, typer.Option(help="dense | bm25 | hybrid")] = None,
+    where: WhereOption = None,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -88,7 +121,7 @@ def search(
     from rag.pipeline import Pipeline
 
     settings = load_settings(index=index, top_k=k, retrieval_mode=mode)
-    passages = Pipeline.from_settings(settings).search(query)
+    passages = Pipeline.from_settings(settings).search(query, where=where)
     hits = [p.to_dict(n) for n, p in enumerate(passages, start=1)]
     if as_json:
         emit_json(hits)
@@ -118,6 +151,7 @@ def ask(
     base_url: Annotated[str | None, typer.Option(help="OpenAI-compatible endpoint")] = None,
     scorer: Annotated[str | None, typer.Option(help=f"support scorer: {SCORERS}")] = None,
     mode: Annotated[str | None, typer.Option(help="dense | bm25 | hybrid")] = None,
+    where: WhereOption = None,
     show_removed: Annotated[bool, typer.Option(help="also show the sentences verification withheld")] = False,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
@@ -135,11 +169,14 @@ def ask(
         retrieval_mode=mode,
     )
     validate_question(question, settings.max_question_chars)  # refused before anything heavy is imported
+    from rag.index.filters import as_where
+
+    filters = as_where(where)  # a bad filter too
     setup_logging(verbose)
     from rag.pipeline import Pipeline
 
     pipeline = Pipeline.from_settings(settings)
-    answer = answer_with_progress(pipeline, question)
+    answer = answer_with_progress(pipeline, question, where=filters)
     if as_json:
         emit_json(answer.to_dict())
     else:
@@ -158,13 +195,14 @@ STAGE_NAMES = {
 }
 
 
-def answer_with_progress(pipeline: Any, question: str) -> Any:
-    """The answer, with the stage it is in (and the tokens generated so far) shown on stderr."""
+def answer_with_progress(pipeline: Any, question: str, where: Where | None = None) -> Any:
+    """The answer (to passages that meet `where`), with the stage it is in (and the tokens generated so far)
+    shown on stderr."""
     answer = None
     tokens = 0
     with stderr_console().status("loading models") as status:
         pipeline.warm_up()
-        for kind, payload in pipeline.ask_stream(question):
+        for kind, payload in pipeline.ask_stream(question, where=where):
             if kind == "stage":
                 stage = STAGE_NAMES.get(payload, payload)
                 status.update(stage)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import InputError
@@ -25,8 +25,22 @@ GeneratorBackend = Literal["llamacpp", "transformers", "openai"]
 ScorerName = Literal["trained", "heuristic", "nli", "endpoint", "hhem", "minicheck"]
 PolicyName = Literal["annotate", "filter", "strict"]
 CompositionName = Literal["free", "quote", "extractive"]
-IngestEngine = Literal["local"]
 RewriterName = Literal["rules", "generator"]
+IngestEngine = Literal["local", "ray"]
+VectorStoreName = Literal["faiss", "milvus"]
+
+MILVUS_SCHEMES = ("milvus-lite://", "http://", "https://", "tcp://")
+
+
+def store_name(uri: str) -> VectorStoreName:
+    """The vector store a `store` setting names: `faiss`, or `milvus` for a Milvus URI."""
+    if uri == "faiss":
+        return "faiss"
+    if uri.startswith(MILVUS_SCHEMES) and len(uri) > len(uri.split("://")[0]) + 3:
+        return "milvus"
+    raise ValueError(
+        f"store {uri!r} is neither faiss nor a Milvus URI (milvus-lite:///path/index.db or http://host:19530)"
+    )
 
 
 class Settings(BaseSettings):
@@ -50,7 +64,16 @@ class Settings(BaseSettings):
     max_file_seconds: float = Field(
         120.0, gt=0, description="a file (or .jsonl record) taking longer to load and chunk is skipped"
     )
-    engine: IngestEngine = Field("local", description="what runs an ingest: local (this process)")
+    engine: IngestEngine = Field("local", description="what runs an ingest: local (this process) | ray (Ray Data)")
+    ray_address: str | None = Field(
+        None, description="engine=ray: auto, ray://HOST:10001, or unset for a local Ray instance on this machine"
+    )
+    ray_workers: int | None = Field(None, ge=1, description="engine=ray: embedder actors; unset: one per CPU")
+    store: str | None = Field(
+        None,
+        description="ingest: vector store, faiss (files in the index directory) or a Milvus URI "
+        "(milvus-lite:///path/index.db, http://host:19530); unset: the index's own, faiss for a new one",
+    )
 
     # retrieval
     retrieval_mode: RetrievalMode = Field("hybrid", description="dense | bm25 | hybrid")
@@ -131,6 +154,13 @@ class Settings(BaseSettings):
 
     # limits
     max_question_chars: int = Field(2000, ge=1)
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, uri: str | None) -> str | None:
+        if uri is not None:
+            store_name(uri)
+        return uri
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the non-None overrides applied (CLI flags left unset keep env/defaults); a bad value is

@@ -12,6 +12,7 @@ import hashlib
 import re
 import time
 from collections.abc import Iterator, Sequence
+from fnmatch import fnmatchcase
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from rag import registry
 from rag.config import Settings
 from rag.generation.context import WholePassages
 from rag.generation.prompt import render_question
+from rag.index.filters import Where
 from rag.pipeline import Pipeline
 from rag.records import Chunk, Passage, SentenceSpan
 from rag.verify.relevance import AnswerCheck
@@ -85,7 +87,8 @@ def canned_chunk(chunk_id: int, doc_id: str, title: str, text: str) -> Chunk:
 
 class CannedRetriever:
     """The canned DOCUMENTS, one chunk each, ranked by the share of the query's words they contain (which also
-    stands for the dense similarity). `delay_s` is slept per search, to make it slow on purpose."""
+    stands for the dense similarity); a filter's path glob is matched against the doc id. `delay_s` is slept
+    per search, to make it slow on purpose."""
 
     def __init__(self, settings: Settings, delay_s: float = 0.0) -> None:
         self.settings = settings
@@ -114,12 +117,20 @@ class CannedRetriever:
         return {"generation": "gen-000001", "documents": count, "chunks": count, "manifest": {"embedder": "fake"}}
 
     def retrieve(
-        self, query: str, k: int | None = None, mode: str | None = None, query_vector: np.ndarray | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str | None = None,
+        query_vector: np.ndarray | None = None,
+        where: Where | None = None,
     ) -> list[Passage]:
         registry.resolve("retrieval mode", mode or self.settings.retrieval_mode)  # an unknown mode fails as usual
         time.sleep(self.delay_s)
         wanted = words(query)
-        scored = [(len(wanted & words(c.text)) / (len(wanted) or 1), c) for c in self.chunks.values()]
+        chunks = [
+            c for c in self.chunks.values() if where is None or where.path is None or fnmatchcase(c.doc_id, where.path)
+        ]
+        scored = [(len(wanted & words(c.text)) / (len(wanted) or 1), c) for c in chunks]
         ranked = sorted(((s, c) for s, c in scored if s > 0), key=lambda sc: -sc[0])[: k or self.settings.top_k]
         return [Passage(c, s, rank, {"dense": s}) for rank, (s, c) in enumerate(ranked, start=1)]
 

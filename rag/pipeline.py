@@ -24,6 +24,7 @@ from rag.config import CompositionName, PolicyName, Settings, load_settings
 from rag.generation.base import Generator, load_generator
 from rag.generation.context import ContextSelector, load_context
 from rag.index.embedding import Embedder
+from rag.index.filters import Where, as_where
 from rag.question import validate_question
 from rag.records import Answer, Passage
 from rag.retrieval.retriever import IndexRetriever, Retriever
@@ -35,6 +36,8 @@ from rag.verify.verifier import Verifier
 NOTHING_RELEVANT = "retrieval found no passage relevant enough to the question"
 NO_ANSWER_TEXT = "The corpus does not say."
 
+Filter = Where | list[str] | tuple[str, ...] | None  # a Where, or filter expressions like "path=docs/*.md"
+
 
 class Answerer(Protocol):
     """What the service and the evaluation ask of a pipeline."""
@@ -43,14 +46,26 @@ class Answerer(Protocol):
 
     def warm_up(self) -> None: ...
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Passage]: ...
+    def search(
+        self, query: str, k: int | None = None, mode: str | None = None, where: Filter = None
+    ) -> list[Passage]: ...
 
     def ask(
-        self, question: str, k: int | None = None, policy: str | None = None, depth: int | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        policy: str | None = None,
+        depth: int | None = None,
+        where: Filter = None,
     ) -> Answer: ...
 
     def ask_stream(
-        self, question: str, k: int | None = None, policy: str | None = None, depth: int | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        policy: str | None = None,
+        depth: int | None = None,
+        where: Filter = None,
     ) -> Iterator[Event]: ...
 
     def check_question(self, question: str) -> str: ...
@@ -152,25 +167,39 @@ class Pipeline:
     def check_question(self, question: str) -> str:
         return validate_question(question, self.settings.max_question_chars)
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
-        return self.retriever.retrieve(self.check_question(query), k=k, mode=mode)
+    def search(self, query: str, k: int | None = None, mode: str | None = None, where: Filter = None) -> list[Passage]:
+        return self.retriever.retrieve(self.check_question(query), k=k, mode=mode, where=as_where(where))
 
-    def ask(self, question: str, k: int | None = None, policy: str | None = None, depth: int | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        policy: str | None = None,
+        depth: int | None = None,
+        where: Filter = None,
+    ) -> Answer:
         """Retrieve, compose, verify: a cited answer, or an abstention with its reason. `depth` passages are
-        retrieved (default k) and the best k composed from; `Answer.retrieved` holds them all."""
+        retrieved (default k) and the best k composed from; `Answer.retrieved` holds them all. Only passages
+        that meet `where` are retrieved."""
         answer: Answer | None = None
-        for kind, payload in self.ask_stream(question, k=k, policy=policy, depth=depth):
+        for kind, payload in self.ask_stream(question, k=k, policy=policy, depth=depth, where=where):
             if kind == "answer":
                 answer = payload
         assert answer is not None
         return answer
 
     def ask_stream(
-        self, question: str, k: int | None = None, policy: str | None = None, depth: int | None = None
+        self,
+        question: str,
+        k: int | None = None,
+        policy: str | None = None,
+        depth: int | None = None,
+        where: Filter = None,
     ) -> Iterator[Event]:
         """Events as the answer is made: ("stage", name) as each stage starts (retrieve, context, prompt,
         generate, verify, select), ("passages", [Passage]), ("token", str)..., then ("answer", Answer)."""
         checked = self.check_question(question)
+        where = as_where(where)
         policy_name = policy or self.policy
         apply_policy: Policy = registry.resolve("policy", policy_name)
         compose: Compose = registry.resolve("composition", self.composition)
@@ -178,7 +207,9 @@ class Pipeline:
         run = _Run(checked, policy_name, np.zeros(0))
         yield from run.enter("retrieve")
         run.vector = self.embedder.encode([checked])[0]
-        run.retrieved = self.retriever.retrieve(run.question, k=max(k, depth or k), query_vector=run.vector)
+        run.retrieved = self.retriever.retrieve(
+            run.question, k=max(k, depth or k), query_vector=run.vector, where=where
+        )
         run.passages = run.retrieved[:k]
         if not run.passages or max(p.scores["dense"] for p in run.passages) < self.settings.min_relevance:
             yield "passages", run.passages

@@ -2,8 +2,9 @@
 
 Nothing is imported until a strategy is requested, and no module registers itself by being imported (txtai's
 factories resolve names the same way). So the registry sits at the bottom of the house and still names
-strategies that live above it: the ingest engines and the evaluation commands of the `rag` CLI. An unknown
-name fails with the valid ones listed. `rag.config` spells the same names as `Literal` types, so a bad
+strategies that live above it or need optional packages: the ingest engines (ray needs the `scale` extra), the
+vector stores (milvus too) and the evaluation commands of the `rag` CLI. An unknown name fails with the valid
+ones listed. `rag.config` spells the same names as `Literal` types, so a bad
 setting fails when the settings are built; a test keeps the two in step.
 """
 
@@ -67,6 +68,11 @@ STRATEGIES: Mapping[str, Mapping[str, str]] = {
     },
     "engine": {
         "local": "ingest.pipeline:Ingestor",
+        "ray": "ingest.ray_engine:RayIngestor",
+    },
+    "store": {
+        "faiss": "rag.index.stores:FaissStore",
+        "milvus": "rag.index.milvus:MilvusStore",
     },
     "command": {
         "convert": "eval.cli:convert",

@@ -4,6 +4,7 @@ process through typer's runner; the indexes are real, built with the hashing emb
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -79,6 +80,16 @@ def test_a_damaged_index_is_one_line_naming_the_rebuild(built: Path, corpus: Pat
     message = assert_one_line_error(run(COMMANDS[command](built, corpus)), str(built), "--rebuild")
     assert "damaged" in message
     assert index_files(built) == before
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_rebuild_replaces_a_damaged_index(built: Path, corpus: Path, damage: str, fake_embedder: Any) -> None:
+    """What the damage message advises works: `--rebuild` writes a fresh generation over the damaged one."""
+    DAMAGE[damage](built)
+    report = Ingestor(Settings(index=built), embedder=fake_embedder).run([corpus], built, rebuild=True)
+    assert report.added == 3 and not report.skipped
+    stats = run(["stats", "--index", str(built), "--json"])
+    assert stats.exit_code == 0 and json.loads(stats.output)["chunks"] == report.chunks > 0
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))

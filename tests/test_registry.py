@@ -20,7 +20,9 @@ from rag.config import (
     RewriterName,
     ScorerName,
     Settings,
+    VectorStoreName,
     load_settings,
+    store_name,
 )
 from rag.errors import InputError, UnknownNameError
 
@@ -32,6 +34,7 @@ SETTING_KINDS = {
     "policy": PolicyName,
     "composition": CompositionName,
     "engine": IngestEngine,
+    "store": VectorStoreName,
     "rewriter": RewriterName,
 }
 
@@ -54,6 +57,17 @@ def test_an_unknown_name_lists_the_valid_ones() -> None:
         registry.names("scorers")
 
 
+def test_the_store_setting_names_a_store_by_its_uri() -> None:
+    assert [store_name(u) for u in ("faiss", "milvus-lite:///data/index.db", "http://milvus:19530")] == [
+        "faiss",
+        "milvus",
+        "milvus",
+    ]
+    for bad in ("milvus", "milvus-lite://", "s3://bucket"):
+        with pytest.raises(InputError, match="setting store"):
+            load_settings(store=bad)
+
+
 def test_a_bad_setting_fails_when_settings_are_built() -> None:
     with pytest.raises(InputError, match=r"setting policy .*'lenient'.*'annotate', 'filter' or 'strict'"):
         load_settings(policy="lenient")
@@ -68,4 +82,29 @@ def test_resolving_names_imports_no_strategy_and_no_model_library() -> None:
         "'eval') or m.startswith(('rag.generation', 'rag.verify', 'rag.retrieval'))]; print(','.join(loaded))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
+
+
+NO_SCALE_OPTIONS = """
+import sys
+from pathlib import Path
+from transformers import AutoTokenizer
+from rag.models import resolve_model
+from rag.config import Settings
+from rag.fakes import HashingEmbedder
+from rag.retrieval.retriever import IndexRetriever
+from rag import registry
+embedder = HashingEmbedder(AutoTokenizer.from_pretrained(resolve_model("embedder", "all-MiniLM-L6-v2")))
+settings = Settings(index={index!r})
+registry.create("engine", settings.engine, settings, embedder=embedder).run([Path({corpus!r})], settings.index)
+hits = IndexRetriever(settings.index, embedder, settings).retrieve("depot", where=None)
+assert hits, "the index answers"
+import rag.cli
+print(",".join(m for m in sys.modules if m.split(".")[0] in ("ray", "pymilvus", "milvus_lite")))
+"""
+
+
+def test_without_the_scale_options_nothing_of_ray_or_milvus_is_imported(corpus, tmp_path) -> None:
+    script = NO_SCALE_OPTIONS.format(index=str(tmp_path / "idx"), corpus=str(corpus))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == ""

@@ -68,7 +68,8 @@ HAND_PAIRS: list[tuple[str, str, bool, str]] = [
 ]
 
 # pairs the committed model decides wrongly (measured 2026-11-29): kept as strict xfails so that a better model
-# turns them into failures-to-fail, and the gap stays visible
+# turns them into failures-to-fail, and the gap stays visible. The antonym pairs (closed/open on Mondays, fell/rose)
+# left the list when the scorers' contradiction vetoes (rag/verify/contradiction.py) began deciding them.
 KNOWN_FAILURES = {
     14: "swapped person name with a matching date and prize is still called supported (scored 0.56)",
 }

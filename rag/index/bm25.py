@@ -68,16 +68,17 @@ class BM25Index:
     def __len__(self) -> int:
         return len(self.chunk_ids)
 
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """(chunk_id, score) of the best k chunks with a positive score."""
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """(chunk_id, score) of the best k chunks with a positive score; only ids in `allowed` (sorted) if given."""
         bm25s = _bm25s()
-        if self.retriever is None or not query.strip():
+        if self.retriever is None or not query.strip() or (allowed is not None and not len(allowed)):
             return []
         tokens = bm25s.tokenize([query], stopwords=STOPWORDS, stemmer=self.stemmer, show_progress=False)
         if not tokens.vocab:
             return []
         k = min(k, len(self.chunk_ids))
-        rows, scores = self.retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+        mask = None if allowed is None else np.isin(self.chunk_ids, allowed, assume_unique=True).astype(np.float32)
+        rows, scores = self.retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1, weight_mask=mask)
         return [
             (int(self.chunk_ids[row]), float(score)) for row, score in zip(rows[0], scores[0], strict=True) if score > 0
         ]

@@ -4,7 +4,8 @@ Layout of an index directory:
     CURRENT                  name of the live generation (replaced atomically with os.replace)
     gen-000007/manifest.json format version, embedder, dimension, chunking settings, counts
     gen-000007/chunks.sqlite documents and chunks
-    gen-000007/vectors.faiss dense vectors by chunk id
+    gen-000007/vectors.faiss dense vectors by chunk id (store=faiss; with a Milvus store they are in the
+                             Milvus collection the manifest names, see rag/index/milvus.py)
     gen-000007/bm25/         lexical index
 An ingest copies the live generation into a new one, changes the copy and only then points CURRENT at
 it, so a crash, Ctrl-C or bad file at any moment leaves the previous generation live and intact.
@@ -22,14 +23,19 @@ import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
 
+import numpy as np
+
 from rag.errors import IndexDamagedError, IndexLockedError, IndexMismatchError, IndexWriteError, RagError
 from rag.index.bm25 import BM25Index
+from rag.index.filters import Where
 from rag.index.store import ChunkStore
-from rag.index.vectors import FaissIndex
+from rag.index.stores import VECTORS, open_store
+from rag.index.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +43,6 @@ FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 STORE = "chunks.sqlite"
-VECTORS = "vectors.faiss"
 BM25_DIR = "bm25"
 
 
@@ -54,6 +59,8 @@ class Manifest:
     generation: int = 0
     documents: int = 0
     chunks: int = 0
+    store: str = "faiss"  # the vector store's URI (rag/index/stores.py)
+    collection: str = ""  # the Milvus collection of a Milvus store
 
     @classmethod
     def read(cls, directory: Path) -> Manifest:
@@ -137,9 +144,13 @@ def check_generation(root: Path, generation: Path) -> None:
     """Every file of a generation is there (IndexDamagedError naming the first one missing)."""
     if not generation.is_dir():
         raise IndexDamagedError(root, f"{CURRENT} names {generation.name}, which does not exist")
-    for name in (MANIFEST, STORE, VECTORS, f"{BM25_DIR}/chunk_ids.npy"):
+    for name in (MANIFEST, STORE, f"{BM25_DIR}/chunk_ids.npy"):
         if not (generation / name).exists():
             raise IndexDamagedError(root, f"{generation.name}/{name} is missing")
+    with reading(root):
+        in_file = Manifest.read(generation).store == "faiss"  # a Milvus store's vectors are in its collection
+    if in_file and not (generation / VECTORS).exists():
+        raise IndexDamagedError(root, f"{generation.name}/{VECTORS} is missing")
 
 
 def live_generation(root: Path) -> Path | None:
@@ -173,6 +184,14 @@ def check_compatible(manifest: Manifest, root: Path, embedder: str | None, backe
         )
 
 
+def check_store(manifest: Manifest, root: Path, store: str) -> None:
+    if manifest.store != store:
+        raise IndexMismatchError(
+            f"index {root} keeps its vectors in {manifest.store}, not {store}: leave --store out to update it, "
+            f"or move it with `rag ingest DOCS --index {root} --store {store} --rebuild`"
+        )
+
+
 class Index:
     """A read-only view of the live generation: manifest, chunk store, vectors and BM25."""
 
@@ -182,8 +201,13 @@ class Index:
         self.manifest = manifest
         with reading(root):
             self.store = ChunkStore(generation / STORE, read_only=True)
-            self.vectors = FaissIndex.load(generation / VECTORS)
+            self.allowed = lru_cache(maxsize=32)(self._allowed)
+            self.vectors: VectorIndex = open_store(manifest.store).reader(generation, manifest, self.allowed)
             self.bm25 = BM25Index.load(generation / BM25_DIR)
+
+    def _allowed(self, where: Where) -> np.ndarray:
+        """The ids of the chunks that meet a filter, sorted (cached: a generation never changes)."""
+        return np.sort(np.asarray(self.store.ids_where(where), dtype=np.int64))
 
     @classmethod
     def open(cls, root: Path | str, embedder: str | None = None, backend: str | None = None) -> Index:
@@ -214,11 +238,15 @@ class IndexWriter:
     removes what killed ingests left (staging directories, temporary files): no live ingest can hold them.
     """
 
-    def __init__(self, root: Path, manifest: Callable[[], Manifest], rebuild: bool = False) -> None:
+    def __init__(
+        self, root: Path, manifest: Callable[[], Manifest], rebuild: bool = False, store: str | None = None
+    ) -> None:
         self.root = root
         self.rebuild = rebuild
         self.make_manifest = manifest
+        self.requested_store = store  # None: the live generation's store, faiss for a new index
         self._lock_handle: TextIO | None = None
+        self.live: Manifest | None = None  # manifest of the live generation, also on a rebuild
         self.previous: Manifest | None = None  # manifest of the generation this one starts from
         self.discarded = False
 
@@ -237,27 +265,55 @@ class IndexWriter:
     def _open(self) -> None:
         with writing(self.root):
             self._remove_strays()
-        previous = None if self.rebuild else live_generation(self.root)
+        live = self._live()
+        previous = None if self.rebuild else live
         if previous is not None:
+            self.previous = self.live
             with reading(self.root):
-                self.previous = Manifest.read(previous)
                 ChunkStore(previous / STORE, read_only=True).close()  # a truncated store is refused here
+        uri = self.requested_store or (self.live.store if self.live is not None else "faiss")
+        self.vector_store = open_store(uri)
+        if self.previous is not None:
+            check_store(self.previous, self.root, self.vector_store.uri)
         manifest = self.make_manifest()
         if self.previous is not None:
             check_compatible(self.previous, self.root, manifest.embedder)
         number = self._next_generation_number()
         self.directory = self.root / f"gen-{number:06d}"
         self.staging = self.root / f".staging-gen-{number:06d}"
+        self.manifest = replace(manifest, generation=number, store=self.vector_store.uri)
         with writing(self.root):
             self.staging.mkdir()
             if previous is not None:
                 with reading(self.root):
                     self._copy_store(previous / STORE, self.staging / STORE)
-                    self.vectors = FaissIndex.load(previous / VECTORS)
-            else:
-                self.vectors = FaissIndex(manifest.dimension)
-            self.manifest = replace(manifest, generation=number)
             self.store = ChunkStore(self.staging / STORE)
+            with reading(self.root):
+                self.vectors = self._vectors(previous)
+
+    def _live(self) -> Path | None:
+        """The live generation (its manifest in `self.live`); a rebuild replaces a damaged or foreign one, so
+        for a rebuild one that cannot be read counts as none."""
+        try:
+            live = live_generation(self.root)
+            if live is not None:
+                with reading(self.root):
+                    self.live = Manifest.read(live)
+        except RagError:
+            if self.rebuild:
+                return None
+            raise
+        return live
+
+    def _vectors(self, base: Path | None) -> VectorIndex:
+        vectors = self.vector_store.writer(self.root, base, self.live, self.manifest, self.store.filter_fields)
+        self.manifest = replace(self.manifest, collection=self.vector_store.collection(vectors))
+        return vectors
+
+    def fresh_vectors(self) -> VectorIndex:
+        """Empty vectors for this generation (a re-embedding writes them anew rather than over the live ones)."""
+        self.vectors = self._vectors(None)
+        return self.vectors
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
@@ -297,6 +353,10 @@ class IndexWriter:
         os.replace(self.staging, self.directory)
         _write_durably(self.root / CURRENT, self.directory.name)
         self._remove_old_generations()
+        try:
+            self.vectors.published()
+        except Exception as error:  # the swap is done; what is left is reclaimed after the next ingest
+            log.warning("the new generation is live, but cleaning up its vector store failed: %s", error)
 
     def _next_generation_number(self) -> int:
         numbers = [int(p.name.rsplit("-", 1)[1]) for p in self.root.glob("*gen-*") if p.name[-6:].isdigit()]

@@ -1,14 +1,20 @@
-"""The chunk store: documents and chunks (text, metadata, content hash) in an embedded SQLite database."""
+"""The chunk store: documents and chunks (text, metadata, content hash) in an embedded SQLite database.
+
+Besides text and offsets each document keeps what the metadata filters read (rag.index.filters): the source
+file's path relative to the folder it was ingested from, its file type and when this version was ingested.
+"""
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.errors import IndexDamagedError
+from rag.errors import IndexDamagedError, RagError
+from rag.index.filters import Where
 from rag.records import Chunk, Document, SentenceSpan
 
 SCHEMA = """
@@ -19,7 +25,10 @@ CREATE TABLE IF NOT EXISTS documents (
     title TEXT NOT NULL,
     hash TEXT NOT NULL,
     metadata TEXT NOT NULL,
-    text TEXT NOT NULL
+    text TEXT NOT NULL,
+    path TEXT NOT NULL DEFAULT '',
+    file_type TEXT NOT NULL DEFAULT '',
+    ingested_at REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id INTEGER PRIMARY KEY,
@@ -35,9 +44,21 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_by_doc ON chunks(doc_id, ordinal);
 """
 
+# Filter columns added after the first release: added to older stores when they are next written.
+FILTER_COLUMNS = {
+    "path": "TEXT NOT NULL DEFAULT ''",
+    "file_type": "TEXT NOT NULL DEFAULT ''",
+    "ingested_at": "REAL NOT NULL DEFAULT 0",
+}
+
 CHUNK_COLUMNS = (
     "c.chunk_id, c.doc_id, c.ordinal, c.text, c.start, c.end, d.title, d.source, c.page, c.heading, c.sentences"
 )
+
+
+def source_path(document: Document, root: str) -> str:
+    """The path of the file a document came from, relative to the folder (or file) it was ingested from."""
+    return relative_source(document.source or document.doc_id, root).partition("#L")[0]
 
 
 def _chunk_from_row(row: Sequence[Any]) -> Chunk:
@@ -66,10 +87,27 @@ class ChunkStore:
         uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
         self.db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self.db.execute("PRAGMA foreign_keys = ON")
+        self.migrated = False  # True once this (writable) store was given the filter columns
         if not read_only:
             self.db.executescript(SCHEMA)
+            self._add_filter_columns()
         else:
             self._query("SELECT COUNT(*) FROM documents")  # a truncated or foreign file fails here, not mid-query
+
+    def _add_filter_columns(self) -> None:
+        """Give a store from before the filter columns those columns, filled in from what it holds."""
+        present = {row[1] for row in self.db.execute("PRAGMA table_info(documents)")}
+        missing = [name for name in FILTER_COLUMNS if name not in present]
+        for name in missing:
+            self.db.execute(f"ALTER TABLE documents ADD COLUMN {name} {FILTER_COLUMNS[name]}")
+        self.migrated = bool(missing)
+        if missing:
+            rows = self.db.execute("SELECT doc_id, root, source FROM documents").fetchall()
+            for doc_id, root, source in rows:
+                path = source_path(Document(doc_id, "", source=source), root)
+                self.db.execute(
+                    "UPDATE documents SET path = ?, file_type = ? WHERE doc_id = ?", (path, file_type(path), doc_id)
+                )
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """The rows of a query; a read-only store that SQLite finds corrupt is an IndexDamagedError."""
@@ -95,11 +133,13 @@ class ChunkStore:
         rows = self._query("SELECT chunk_id FROM chunks WHERE doc_id = ? ORDER BY ordinal", (doc_id,))
         return [r[0] for r in rows]
 
-    def put(self, document: Document, root: str, chunks: Iterable[Chunk]) -> None:
+    def put(self, document: Document, root: str, chunks: Iterable[Chunk], ingested_at: float | None = None) -> None:
         """Insert or replace a document and all its chunks."""
         self.delete(document.doc_id)
+        path = source_path(document, root)
         self.db.execute(
-            "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO documents (doc_id, root, source, title, hash, metadata, text, path, file_type, ingested_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 document.doc_id,
                 root,
@@ -108,6 +148,9 @@ class ChunkStore:
                 document.hash,
                 json.dumps(dict(document.metadata), ensure_ascii=False, default=str),
                 document.text,
+                path,
+                file_type(path),
+                time.time() if ingested_at is None else ingested_at,
             ),
         )
         self.db.executemany(
@@ -150,6 +193,31 @@ class ChunkStore:
                 found[row[0]] = _chunk_from_row(row)
         return [found[int(i)] for i in chunk_ids if int(i) in found]
 
+    def filter_fields(self, chunk_ids: Sequence[int]) -> list[dict[str, Any]]:
+        """What the filters read of each chunk (path, file_type, page, ingested_at), for a vector store that
+        keeps them beside the vectors; in the order asked."""
+        rows: dict[int, dict[str, Any]] = {}
+        for batch_start in range(0, len(chunk_ids), 500):
+            batch = [int(i) for i in chunk_ids[batch_start : batch_start + 500]]
+            query = (
+                "SELECT c.chunk_id, d.path, d.file_type, c.page, d.ingested_at FROM chunks c JOIN documents d "
+                f"USING (doc_id) WHERE c.chunk_id IN ({','.join('?' * len(batch))})"
+            )
+            for chunk_id, path, kind, page, ingested_at in self.db.execute(query, batch):
+                rows[chunk_id] = {"path": path, "file_type": kind, "page": page, "ingested_at": ingested_at}
+        return [rows[int(i)] for i in chunk_ids]
+
+    def ids_where(self, where: Where) -> list[int]:
+        """The ids of the chunks that meet the filter."""
+        clause, parameters = where.sql()
+        query = f"SELECT c.chunk_id FROM chunks c JOIN documents d USING (doc_id) WHERE {clause}"
+        try:
+            return [row[0] for row in self.db.execute(query, parameters)]
+        except sqlite3.OperationalError as error:
+            raise RagError(
+                f"this index predates metadata filters ({error}): run `rag ingest DOCS --index INDEX` on it once"
+            ) from None
+
     def iter_texts(self) -> Iterator[tuple[int, str]]:
         """(chunk_id, title + text) of every chunk, in id order, for building the BM25 index."""
         query = "SELECT c.chunk_id, d.title, c.text FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id"
@@ -175,6 +243,11 @@ class ChunkStore:
         documents = self._query("SELECT COUNT(*) FROM documents")[0][0]
         chunks = self._query("SELECT COUNT(*) FROM chunks")[0][0]
         return {"documents": documents, "chunks": chunks}
+
+
+def file_type(path: str) -> str:
+    """A source file's type: its suffix, lower case, without the dot."""
+    return Path(path).suffix.lower().lstrip(".")
 
 
 def relative_source(source: str, root: str) -> str:

@@ -8,18 +8,25 @@ The index type follows the size, chosen again at every save:
 HNSW is not used: it cannot remove vectors. IndexIDMap2 is not put over IVF either: its removal assumes the
 wrapped index renumbers like a flat one, which IVF does not; IVF keeps arbitrary 63-bit ids itself.
 
-`VectorIndex` is the interface a second vector store would implement; FAISS is the one shipped.
+A metadata filter (rag.index.filters.Where) reaches FAISS as the chunk ids the SQLite store says meet it
+(`allowed`): up to `EXACT_FILTER_MAX` of them are scored exactly from their stored vectors, more are searched
+with an id selector over the index.
+
+`VectorIndex` is the interface of a vector store; FAISS (here) and Milvus (milvus.py) implement it, chosen
+by the `store` setting (stores.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
+
+from rag.index.filters import Where
 
 Kind = Literal["flat", "ivf"]
 
@@ -29,6 +36,7 @@ KMEANS_ITERATIONS = 10
 NPROBE_FRACTION = 1 / 16  # share of the inverted lists scanned per query
 MIN_NPROBE = 16
 FEW_QUERIES = 16  # below this many queries one OpenMP thread is faster (no wake-up and spin-wait on busy cores)
+EXACT_FILTER_MAX = 20_000  # a filter that leaves at most this many chunks is scored exactly, whatever the index
 
 
 class VectorIndex(Protocol):
@@ -42,11 +50,16 @@ class VectorIndex(Protocol):
 
     def remove(self, ids: np.ndarray) -> None: ...
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+    def search(self, queries: np.ndarray, k: int, where: Where | None = None) -> tuple[np.ndarray, np.ndarray]: ...
 
     def vectors(self, ids: np.ndarray | list[int]) -> np.ndarray: ...
 
+    def ids(self) -> np.ndarray: ...
+
     def save(self, path: Path) -> None: ...
+
+    def published(self) -> None:
+        """Called once the generation this index was written for is live."""
 
 
 def kind_for(count: int, flat_max: int = FLAT_MAX_VECTORS) -> Kind:
@@ -114,17 +127,26 @@ def new_ivf(ids: np.ndarray, vectors: np.ndarray, seed: int = 0) -> Any:
 class FaissIndex:
     """Inner-product search by chunk id; flat (exact) while small, IVF-SQ8 once past `flat_max`."""
 
-    def __init__(self, dimension: int, index: Any = None, flat_max: int = FLAT_MAX_VECTORS) -> None:
+    def __init__(
+        self,
+        dimension: int,
+        index: Any = None,
+        flat_max: int = FLAT_MAX_VECTORS,
+        allowed: Callable[[Where], np.ndarray] | None = None,
+    ) -> None:
         self.dimension = dimension
         self.flat_max = flat_max
         self.index = index if index is not None else new_flat(dimension)
+        self.allowed = allowed  # the ids that meet a filter, from the chunk store
 
     @classmethod
-    def load(cls, path: Path, flat_max: int = FLAT_MAX_VECTORS) -> FaissIndex:
+    def load(
+        cls, path: Path, flat_max: int = FLAT_MAX_VECTORS, allowed: Callable[[Where], np.ndarray] | None = None
+    ) -> FaissIndex:
         import faiss
 
         index = faiss.read_index(str(path))
-        return cls(index.d, index, flat_max)
+        return cls(index.d, index, flat_max, allowed)
 
     @property
     def kind(self) -> Kind:
@@ -141,13 +163,35 @@ class FaissIndex:
         if len(ids):
             self.index.remove_ids(_as_ids(ids))
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, ids) of shape (len(queries), k); missing hits have id -1."""
-        if not len(self):
+    def search(self, queries: np.ndarray, k: int, where: Where | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, ids) of shape (len(queries), k); missing hits have id -1. With `where`, only chunks that
+        meet it."""
+        allowed = self._allowed(where)
+        if not len(self) or (allowed is not None and not len(allowed)):
             empty = np.full((len(queries), 1), -1, dtype=np.int64)
             return np.zeros_like(empty, dtype=np.float32), empty
+        queries, k = _as_vectors(queries), max(1, min(k, len(self)))
+        if allowed is not None and len(allowed) <= EXACT_FILTER_MAX:
+            return exact_top_k(queries, allowed, self.vectors(allowed), k)
         with omp_threads(1) if len(queries) < FEW_QUERIES else nullcontext():
-            return self.index.search(_as_vectors(queries), max(1, min(k, len(self))))
+            return self.index.search(queries, k, params=self._selector(allowed))
+
+    def _allowed(self, where: Where | None) -> np.ndarray | None:
+        if not where:
+            return None
+        if self.allowed is None:
+            raise TypeError("this FaissIndex was opened without a chunk store to filter through")
+        return self.allowed(where)
+
+    def _selector(self, allowed: np.ndarray | None) -> Any:
+        import faiss
+
+        if allowed is None:
+            return None
+        selector = faiss.IDSelectorBatch(_as_ids(allowed))
+        if self.kind == "ivf":
+            return faiss.SearchParametersIVF(sel=selector, nprobe=self.index.nprobe)
+        return faiss.SearchParameters(sel=selector)
 
     def vectors(self, ids: np.ndarray | list[int]) -> np.ndarray:
         """The stored vectors of `ids`, one row each (IVF-SQ8 gives them back to within about 1e-3)."""
@@ -194,3 +238,18 @@ class FaissIndex:
 
         self.fit()
         faiss.write_index(self.index, str(path))
+
+    def published(self) -> None:
+        """Nothing to do: the file saved in the generation directory is the index."""
+
+
+def exact_top_k(queries: np.ndarray, ids: np.ndarray, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The best k of `ids` for each query by inner product, as (scores, ids) padded to k with id -1 as FAISS
+    pads them."""
+    scores = queries @ vectors.T
+    best = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    top_scores = np.full((len(queries), k), -np.finfo(np.float32).max, dtype=np.float32)
+    top_ids = np.full((len(queries), k), -1, dtype=np.int64)
+    top_scores[:, : best.shape[1]] = np.take_along_axis(scores, best, axis=1)
+    top_ids[:, : best.shape[1]] = _as_ids(ids)[best]
+    return top_scores, top_ids

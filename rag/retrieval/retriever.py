@@ -1,5 +1,7 @@
 """Retrieval: turns a query into ranked Passages by dense, BM25 or hybrid (RRF-fused) search over one index.
 
+A metadata filter (`where`, rag.index.filters) restricts every mode to the chunks that meet it; the index's
+vector store applies it to dense search and the chunk store's matching ids restrict BM25.
 Every passage carries its dense cosine similarity (`scores["dense"]`), whatever the mode, so that the
 answering stage can abstain when nothing retrieved is relevant enough. The index opens at `warm_up()` or on
 first use; `reopened()` is a retriever on the index's newest generation that shares the loaded embedder.
@@ -19,12 +21,13 @@ import numpy as np
 from rag import registry
 from rag.config import Settings
 from rag.index.embedding import Embedder
+from rag.index.filters import Where
 from rag.index.generations import Index
 from rag.records import Passage
 from rag.retrieval.rerank import CrossEncoderReranker
 
 Ranking = list[tuple[int, float]]
-RankingFunction = Callable[["IndexRetriever", str, np.ndarray, int], Ranking]
+RankingFunction = Callable[["IndexRetriever", str, np.ndarray, int, Where | None], Ranking]
 
 
 class Retriever(Protocol):
@@ -35,7 +38,12 @@ class Retriever(Protocol):
     def warm_up(self) -> None: ...
 
     def retrieve(
-        self, query: str, k: int | None = None, mode: str | None = None, query_vector: np.ndarray | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str | None = None,
+        query_vector: np.ndarray | None = None,
+        where: Where | None = None,
     ) -> list[Passage]: ...
 
     def document(self, doc_id: str) -> dict[str, Any] | None: ...
@@ -83,15 +91,21 @@ class IndexRetriever:
         return {"generation": index.generation.name, **index.store.counts(), "manifest": asdict(index.manifest)}
 
     def retrieve(
-        self, query: str, k: int | None = None, mode: str | None = None, query_vector: np.ndarray | None = None
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str | None = None,
+        query_vector: np.ndarray | None = None,
+        where: Where | None = None,
     ) -> list[Passage]:
-        """The best k passages; `query_vector` is the query's embedding when the caller has it already."""
+        """The best k passages that meet `where`; `query_vector` is the query's embedding when the caller has it
+        already."""
         k = k or self.settings.top_k
         search: RankingFunction = registry.resolve("retrieval mode", mode or self.settings.retrieval_mode)
         _ = self.index  # a missing or damaged index is reported before the embedder loads
         if query_vector is None:
             query_vector = self.embedder.encode([query])[0]
-        ranking = search(self, query, query_vector, max(k, self.settings.candidates))
+        ranking = search(self, query, query_vector, max(k, self.settings.candidates), where or None)
         if self.reranker is None:
             ranking = ranking[:k]
             chunks = self.index.store.chunks([chunk_id for chunk_id, _ in ranking])
@@ -106,12 +120,12 @@ class IndexRetriever:
             for rank, c in enumerate(chunks, start=1)
         ]
 
-    def dense(self, query_vector: np.ndarray, n: int) -> Ranking:
-        scores, ids = self.index.vectors.search(query_vector[None, :], n)
+    def dense(self, query_vector: np.ndarray, n: int, where: Where | None = None) -> Ranking:
+        scores, ids = self.index.vectors.search(query_vector[None, :], n, where)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
-    def lexical(self, query: str, n: int) -> Ranking:
-        return self.index.bm25.search(query, n)
+    def lexical(self, query: str, n: int, where: Where | None = None) -> Ranking:
+        return self.index.bm25.search(query, n, self.index.allowed(where) if where else None)
 
     def _cosine(self, query_vector: np.ndarray, chunk_ids: list[int]) -> dict[int, float]:
         if not chunk_ids:
@@ -129,14 +143,20 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[tuple[int, float]]], k: i
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
-def dense_ranking(retriever: IndexRetriever, query: str, query_vector: np.ndarray, n: int) -> Ranking:
-    return retriever.dense(query_vector, n)
+def dense_ranking(
+    retriever: IndexRetriever, query: str, query_vector: np.ndarray, n: int, where: Where | None = None
+) -> Ranking:
+    return retriever.dense(query_vector, n, where)
 
 
-def bm25_ranking(retriever: IndexRetriever, query: str, query_vector: np.ndarray, n: int) -> Ranking:
-    return retriever.lexical(query, n)
+def bm25_ranking(
+    retriever: IndexRetriever, query: str, query_vector: np.ndarray, n: int, where: Where | None = None
+) -> Ranking:
+    return retriever.lexical(query, n, where)
 
 
-def hybrid_ranking(retriever: IndexRetriever, query: str, query_vector: np.ndarray, n: int) -> Ranking:
-    rankings = [retriever.dense(query_vector, n), retriever.lexical(query, n)]
+def hybrid_ranking(
+    retriever: IndexRetriever, query: str, query_vector: np.ndarray, n: int, where: Where | None = None
+) -> Ranking:
+    rankings = [retriever.dense(query_vector, n, where), retriever.lexical(query, n, where)]
     return reciprocal_rank_fusion(rankings, retriever.settings.rrf_k)

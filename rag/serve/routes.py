@@ -18,6 +18,7 @@ from sse_starlette import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from rag.config import PolicyName, RetrievalMode
+from rag.index.filters import as_where
 from rag.question import validate_question
 from rag.records import Answer
 from rag.serve.lanes import ClientGone, ShuttingDown
@@ -45,6 +46,9 @@ class AskBody(BaseModel):
     question: str = Field(description="the question (limit: setting max_question_chars)")
     k: int | None = Field(None, ge=1, le=MAX_K, description="passages to retrieve")
     policy: PolicyName | None = Field(None, description="annotate | filter | strict")
+    where: list[str] | None = Field(
+        None, description='filters, all must hold: ["path=GLOB", "type=pdf,md", "page=3-7", "ingested>=2026-11-01"]'
+    )
 
 
 def checked(text: str, service: Service) -> str:
@@ -70,9 +74,10 @@ def final_answer(events: Events) -> Answer | None:
 @router.post("/ask", summary="Answer a question with verified citations (Answer.to_dict())")
 async def ask(body: AskBody, service: ServiceDep, request: Request) -> dict[str, Any]:
     question = checked(body.question, service)
+    where = as_where(body.where)
 
     def work(stop: threading.Event) -> dict[str, Any]:
-        events = service.holder.current().ask_stream(question, k=body.k, policy=body.policy)
+        events = service.holder.current().ask_stream(question, k=body.k, policy=body.policy, where=where)
         answer = final_answer(until_stopped(events, stop))
         if answer is None:  # stopped: whoever waited has gone, unless the server is closing
             raise ShuttingDown() if service.generation.closing else ClientGone()
@@ -88,9 +93,10 @@ async def ask(body: AskBody, service: ServiceDep, request: Request) -> dict[str,
 )
 async def ask_stream(body: AskBody, service: ServiceDep) -> EventSourceResponse:
     question = checked(body.question, service)
+    where = as_where(body.where)
 
     def events() -> Events:
-        return service.holder.current().ask_stream(question, k=body.k, policy=body.policy)
+        return service.holder.current().ask_stream(question, k=body.k, policy=body.policy, where=where)
 
     stream = EventStream(service.generation, events, service.options.timeout_s)
     return EventSourceResponse(
@@ -104,17 +110,20 @@ async def search(
     q: Annotated[str, Query(description="search text")],
     k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None,
     mode: Annotated[RetrievalMode | None, Query(description="dense | bm25 | hybrid")] = None,
+    where: Annotated[list[str] | None, Query(description="filter, repeatable: path=GLOB, type=pdf, page=3-7")] = None,
 ) -> dict[str, Any]:
     query = checked(q, service)
+    selected = as_where(where)
 
     def work(stop: threading.Event) -> list[dict[str, Any]]:
-        return passages_json(service.holder.current().search(query, k=k, mode=mode))
+        return passages_json(service.holder.current().search(query, k=k, mode=mode, where=selected))
 
     passages = await service.search.run(service.options.timeout_s, work)
     return {
         "query": query,
         "k": k or service.settings.top_k,
         "mode": mode or service.settings.retrieval_mode,
+        "where": selected.to_dict() if selected else None,
         "passages": passages,
     }
 
