@@ -9,7 +9,7 @@ The labels are data, kept in the repository without any third-party text:
 A changed run is re-judged by one command: this one reports the four figures and, with --export, writes what is
 not judged yet (with the question, gold answers and passages, outside the repository) for the judges.
 
-    python -m eval.judged --run runs/clapnq [--export /tmp/todo.jsonl] [--json]
+    python -m eval.judged --run runs/clapnq [--export /tmp/todo.jsonl] [--json] [--thresholds 0.4,0.7]
 
 The four figures (an unanswerable item that shows an answer counts as a wrong answer; partial is neither):
   shown supported       share of judged shown sentences that are supported (raw: the generator's own sentences)
@@ -60,35 +60,61 @@ class Labels:
 
 @dataclass
 class Tally:
-    """Counts behind the four figures."""
+    """Counts behind the four figures, for what was shown and (raw_) for what the generator wrote."""
 
     items: int = 0
     answerable: int = 0
     unanswerable: int = 0
+    shown: int = 0
+    shown_supported: int = 0
+    shown_unjudged: int = 0
     refused_unanswerable: int = 0
     answered_unanswerable: int = 0
     correct: int = 0
     partial: int = 0
     wrong: int = 0
     unjudged_answers: int = 0
-    shown: int = 0
-    shown_supported: int = 0
-    shown_unjudged: int = 0
+    generated_items: int = 0
     raw: int = 0
     raw_supported: int = 0
     raw_unjudged: int = 0
+    raw_refused_unanswerable: int = 0
+    raw_answered_unanswerable: int = 0
+    raw_correct: int = 0
+    raw_partial: int = 0
+    raw_wrong: int = 0
+    raw_unjudged_answers: int = 0
+
+    def add(self, name: str, amount: int = 1) -> None:
+        setattr(self, name, getattr(self, name) + amount)
 
     def figures(self) -> dict[str, Any]:
         def share(part: int, whole: int) -> float | None:
             return round(part / whole, 4) if whole else None
 
+        def answers(prefix: str, items: int, answerable: int, unanswerable: int) -> dict[str, float | None]:
+            def get(name: str) -> int:
+                return getattr(self, prefix + name)
+
+            wrong = get("wrong") + get("answered_unanswerable")
+            return {
+                f"{prefix}wrong_shown": share(wrong, items - get("unjudged_answers")),
+                f"{prefix}answerable_correct": share(get("correct"), answerable - get("unjudged_answers")),
+                f"{prefix}unanswerable_refused": share(get("refused_unanswerable"), unanswerable),
+            }
+
+        generated_unanswerable = self.raw_refused_unanswerable + self.raw_answered_unanswerable
         return {
             "shown_supported": share(self.shown_supported, self.shown),
             "raw_supported": share(self.raw_supported, self.raw),
-            "wrong_shown": share(self.wrong + self.answered_unanswerable, self.items - self.unjudged_answers),
-            "answerable_correct": share(self.correct, self.answerable - self.unjudged_answers),
-            "unanswerable_refused": share(self.refused_unanswerable, self.unanswerable),
-            "counts": {k: v for k, v in vars(self).items()},
+            **answers("", self.items, self.answerable, self.unanswerable),
+            **answers(
+                "raw_",
+                self.generated_items,
+                self.generated_items - generated_unanswerable,
+                generated_unanswerable,
+            ),
+            "counts": dict(vars(self)),
         }
 
 
@@ -106,6 +132,16 @@ def shown_answer(record: dict[str, Any]) -> str | None:
     return None if answer.get("abstained", True) else answer.get("answer", "")
 
 
+def raw_answer(record: dict[str, Any]) -> str | None:
+    raw = record.get("raw") or {}
+    return None if raw.get("abstained", True) else raw.get("text", "")
+
+
+def generated(record: dict[str, Any]) -> bool:
+    """Whether a generator wrote this item's answer (an extractive answer has no raw answer to judge)."""
+    return "generate" in (record.get("answer") or {}).get("timings", {})
+
+
 def tally(records: Iterable[dict[str, Any]], labels: Labels) -> Tally:
     counts = Tally()
     for record in records:
@@ -113,33 +149,33 @@ def tally(records: Iterable[dict[str, Any]], labels: Labels) -> Tally:
             continue
         item = str(record["id"])
         counts.items += 1
+        counts.answerable += bool(record["answerable"])
+        counts.unanswerable += not record["answerable"]
         _count_sentences(counts, item, shown_sentences(record), labels, "shown")
-        _count_sentences(counts, item, raw_sentences(record), labels, "raw")
-        answer = shown_answer(record)
-        if not record["answerable"]:
-            counts.unanswerable += 1
-            counts.refused_unanswerable += answer is None
-            counts.answered_unanswerable += answer is not None
-            continue
-        counts.answerable += 1
-        if answer is None:
-            continue
-        verdict = labels.answers.get((item, text_hash(answer)))
-        if verdict is None:
-            counts.unjudged_answers += 1
-        else:
-            setattr(counts, verdict, getattr(counts, verdict) + 1)
+        _count_answer(counts, "", record, shown_answer(record), labels)
+        if generated(record):
+            counts.generated_items += 1
+            _count_sentences(counts, item, raw_sentences(record), labels, "raw")
+            _count_answer(counts, "raw_", record, raw_answer(record), labels)
     return counts
+
+
+def _count_answer(counts: Tally, prefix: str, record: dict[str, Any], answer: str | None, labels: Labels) -> None:
+    if not record["answerable"]:
+        counts.add(prefix + ("refused_unanswerable" if answer is None else "answered_unanswerable"))
+    elif answer is not None:
+        verdict = labels.answers.get((str(record["id"]), text_hash(answer)))
+        counts.add(prefix + (verdict or "unjudged_answers"))
 
 
 def _count_sentences(counts: Tally, item: str, texts: Sequence[str], labels: Labels, kind: str) -> None:
     for text in texts:
         label = labels.sentences.get((item, text_hash(text)))
         if label is None:
-            setattr(counts, f"{kind}_unjudged", getattr(counts, f"{kind}_unjudged") + 1)
-            continue
-        setattr(counts, kind, getattr(counts, kind) + 1)
-        setattr(counts, f"{kind}_supported", getattr(counts, f"{kind}_supported") + label)
+            counts.add(f"{kind}_unjudged")
+        else:
+            counts.add(kind)
+            counts.add(f"{kind}_supported", label)
 
 
 def to_judge(records: Iterable[dict[str, Any]], labels: Labels, raw: bool = True) -> list[dict[str, Any]]:
@@ -157,10 +193,38 @@ def to_judge(records: Iterable[dict[str, Any]], labels: Labels, raw: bool = True
         for text in dict.fromkeys(texts):
             if (item, text_hash(text)) not in labels.sentences:
                 todo.append({**context, "kind": "sentence", "sha": text_hash(text), "text": text})
-        answer = shown_answer(record)
-        if record["answerable"] and answer is not None and (item, text_hash(answer)) not in labels.answers:
-            todo.append({**context, "kind": "answer", "sha": text_hash(answer), "text": answer})
+        answers = [shown_answer(record)] + ([raw_answer(record)] if raw and generated(record) else [])
+        for answer in dict.fromkeys(a for a in answers if a is not None):
+            if record["answerable"] and (item, text_hash(answer)) not in labels.answers:
+                todo.append({**context, "kind": "answer", "sha": text_hash(answer), "text": answer})
     return todo
+
+
+def generated_scores(records: Iterable[dict[str, Any]], labels: Labels) -> list[tuple[float, bool]]:
+    """(support, judged supported) of every judged generated sentence of the run, shown or withheld: the
+    sentences a stricter threshold for generated text (setting generated_support_threshold) would decide."""
+    found = []
+    for record in records:
+        answer = record.get("answer") or {}
+        sentences = answer.get("sentences", []) + answer.get("removed_sentences", [])
+        for sentence in sentences:
+            label = labels.sentences.get((str(record["id"]), text_hash(sentence["text"])))
+            if sentence["status"] != "quoted" and label is not None:
+                found.append((float(sentence["support"]), label))
+    return found
+
+
+def threshold_table(scores: Sequence[tuple[float, bool]], thresholds: Sequence[float]) -> str:
+    """What each threshold would show of the judged generated sentences: supported and unsupported kept."""
+    from eval.report import md_table
+
+    rows = []
+    for threshold in thresholds:
+        kept = [label for support, label in scores if support >= threshold]
+        precision = f"{sum(kept) / len(kept):.2f}" if kept else "–"
+        rows.append((f"{threshold:.2f}", str(sum(kept)), str(len(kept) - sum(kept)), precision))
+    header = ("threshold", "supported kept", "unsupported kept", "share supported")
+    return "\n".join(md_table(header, rows))
 
 
 def report(run: Path, labels: Labels) -> dict[str, Any]:
@@ -174,18 +238,31 @@ def markdown(results: Sequence[dict[str, Any]]) -> str:
     def cell(value: float | None) -> str:
         return "–" if value is None else f"{value:.2f}"
 
-    header = ("run", "shown supported", "raw supported", "wrong shown", "answerable correct", "unanswerable refused")
-    rows = [
-        (
-            r["run"],
-            f"{cell(r['shown_supported'])} ({r['counts']['shown_supported']} of {r['counts']['shown']})",
-            f"{cell(r['raw_supported'])} ({r['counts']['raw_supported']} of {r['counts']['raw']})",
-            cell(r["wrong_shown"]),
-            cell(r["answerable_correct"]),
-            cell(r["unanswerable_refused"]),
+    header = ("run", "", "supported sentences", "wrong answer", "answerable correct", "unanswerable refused")
+    rows = []
+    for r in results:
+        counts = r["counts"]
+        rows.append(
+            (
+                r["run"],
+                "shown",
+                f"{cell(r['shown_supported'])} ({counts['shown_supported']} of {counts['shown']})",
+                cell(r["wrong_shown"]),
+                cell(r["answerable_correct"]),
+                cell(r["unanswerable_refused"]),
+            )
         )
-        for r in results
-    ]
+        if counts["generated_items"]:
+            rows.append(
+                (
+                    "",
+                    "raw generator",
+                    f"{cell(r['raw_supported'])} ({counts['raw_supported']} of {counts['raw']})",
+                    cell(r["raw_wrong_shown"]),
+                    cell(r["raw_answerable_correct"]),
+                    cell(r["raw_unanswerable_refused"]),
+                )
+            )
     return "\n".join(md_table(header, rows))
 
 
@@ -195,6 +272,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--labels", type=Path, default=LABELS, help="folder of sentences.jsonl and answers.jsonl")
     parser.add_argument("--export", type=Path, help="write what is not judged yet here (JSONL, outside the repo)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON on stdout")
+    parser.add_argument(
+        "--thresholds",
+        help="comma-separated support thresholds: what each would keep of the runs' judged generated sentences",
+    )
     args = parser.parse_args(argv)
     missing = [run for run in args.run if not (run / "items.jsonl").is_file()]
     if missing:
@@ -208,10 +289,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             out.writelines(json.dumps(entry, ensure_ascii=False) + "\n" for entry in todo)
         print(f"{len(todo)} sentences and answers to judge written to {args.export}", file=sys.stderr)
     for result in results:
-        unjudged = result["counts"]["shown_unjudged"] + result["counts"]["unjudged_answers"]
+        counts = result["counts"]
+        unjudged = sum(
+            counts[k] for k in ("shown_unjudged", "unjudged_answers", "raw_unjudged", "raw_unjudged_answers")
+        )
         if unjudged:
-            print(f"{result['run']}: {unjudged} shown sentences or answers not judged yet (--export)", file=sys.stderr)
+            print(f"{result['run']}: {unjudged} sentences or answers not judged yet (--export)", file=sys.stderr)
     print(json.dumps(results, indent=2) if args.json else markdown(results))
+    if args.thresholds:
+        scores = [score for run in args.run for score in generated_scores(read_jsonl(run / "items.jsonl"), labels)]
+        out = sys.stderr if args.json else sys.stdout
+        print(f"\n{len(scores)} judged generated sentences (shown or withheld):\n", file=out)
+        print(threshold_table(scores, [float(t) for t in args.thresholds.split(",")]), file=out)
     return 0
 
 

@@ -3,7 +3,7 @@
 BENCH_PY := HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python
 SCALE_N ?= 1000000
 
-.PHONY: bench-ingest bench-ask bench-scale bench-ray-ingest bench-lexical bench-verifier
+.PHONY: bench-ingest bench-ask bench-scale bench-ray-ingest bench-lexical bench-verifier bench-peers
 
 # Every benchmark (scale at 100k), gathered into bench/results.json and bench/results.md.
 bench: setup ingest
@@ -35,3 +35,10 @@ bench-lexical: setup
 # Support-scorer pairs/s: the trained cross-encoder batched vs one pair a call, and the heuristic scorer.
 bench-verifier: setup
 	$(BENCH_PY) bench/verifier.py
+
+# LlamaIndex, Haystack and plain encode + FAISS (../shared/peers, their venvs made once under
+# ~/.cache/grounded-rag/peers) beside our ingest and retrieval, interleaved rounds: bench/out/peers.json.
+PEERS_REPS ?= 2
+PEERS_CORPORA ?= clapnq
+bench-peers: setup
+	$(BENCH_PY) bench/peers.py --reps $(PEERS_REPS) --corpora $(PEERS_CORPORA)

@@ -6,6 +6,10 @@
 #                                  unanswerable alternating; LIMIT= (empty) runs all 275 (hours on 2 cores)
 #   make eval-generated            after eval-clapnq LIMIT=48: how many of the generator's judged sentences (data/judged)
 #                                  each scorer passes (supported or invented)
+#   make eval-realdocs             the real-documentation set (data/realdocs, built from the installed packages' docs):
+#                                  its test split (45 questions) against its index (REALDOCS_SPLIT=dev for the dev split)
+#   make eval-compositions         CLAPNQ (48) and realdocs (test) once per composition strategy (COMPOSITIONS), then
+#                                  the judged figures of each run (python -m eval.judged; unjudged items are listed)
 # Runs resume: rerunning after an interruption only evaluates the questions not yet done.
 EVAL_SET ?= data/questions.jsonl
 EVAL_OUT ?= runs/eval
@@ -15,9 +19,13 @@ LIMIT ?= 60
 CLAPNQ ?= $(SHARED)/clapnq
 CLAPNQ_INDEX ?= indexes/clapnq
 CLAPNQ_OUT ?= runs/clapnq
+REALDOCS_OUT ?= runs/realdocs
+REALDOCS_INDEX ?= indexes/realdocs
+REALDOCS_SPLIT ?= test
+COMPOSITIONS ?= extractive quote free
 EVAL_FLAGS = --judge $(JUDGE) $(if $(FAIL_UNDER),--fail-under $(FAIL_UNDER))
 
-.PHONY: eval eval-clapnq eval-generated
+.PHONY: eval eval-clapnq eval-generated eval-realdocs eval-compositions
 
 eval: ingest
 	$(RAG) eval --dataset $(EVAL_SET) --index $(INDEX) --out $(EVAL_OUT) $(EVAL_FLAGS)
@@ -34,3 +42,20 @@ eval-clapnq: setup
 eval-generated: setup
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m eval.generated_support --run $(CLAPNQ_OUT) \
 		--scorer trained,heuristic
+
+eval-realdocs: setup
+	$(BIN)/python data/realdocs/build.py --out $(REALDOCS_OUT)
+	$(RAG) ingest $(REALDOCS_OUT)/corpus --index $(REALDOCS_INDEX) --prune
+	$(RAG) eval --dataset $(REALDOCS_OUT)/$(REALDOCS_SPLIT).jsonl --index $(REALDOCS_INDEX) \
+		--out $(REALDOCS_OUT)/$(REALDOCS_SPLIT)-run $(EVAL_FLAGS)
+
+# quote runs with its grammar (constrain_output), as measured in the README
+eval-compositions: setup
+	for c in $(COMPOSITIONS); do \
+		RAG_COMPOSITION=$$c RAG_CONSTRAIN_OUTPUT=$$([ $$c = quote ] && echo true || echo false) \
+			$(MAKE) --no-print-directory eval-clapnq LIMIT=48 CLAPNQ_OUT=runs/compositions/clapnq-$$c || exit 1; \
+		RAG_COMPOSITION=$$c RAG_CONSTRAIN_OUTPUT=$$([ $$c = quote ] && echo true || echo false) \
+			$(MAKE) --no-print-directory eval-realdocs REALDOCS_OUT=runs/compositions/realdocs-$$c || exit 1; \
+	done
+	$(BIN)/python -m eval.judged $(foreach c,$(COMPOSITIONS),--run runs/compositions/clapnq-$(c) \
+		--run runs/compositions/realdocs-$(c)/$(REALDOCS_SPLIT)-run)

@@ -26,8 +26,7 @@ def show_answer(answer: Answer, console: Any, show_removed: bool = False) -> Non
         for sentence in answer.sentences:
             body.append_text(sentence_text(sentence))
             body.append(" ")
-    title = TITLES["extractive"] if answer.extractive else TITLES.get(answer.composition, "Answer")
-    console.print(Panel(body, title=title))
+    console.print(Panel(body, title=panel_title(answer)))
     console.print(_summary(answer, show_removed), style="dim")
     cited = {c.n: c for s in answer.sentences for c in s.citations}
     for n, passage in enumerate(answer.passages, start=1):
@@ -48,6 +47,12 @@ def show_answer(answer: Answer, console: Any, show_removed: bool = False) -> Non
         console.print(Text("Closest source sentences (none answers the question well enough):", style="yellow"))
         for citation in answer.closest:
             console.print(Text(f"  [{citation.n}] {quote_line(citation, 'answer score')}", style="yellow"))
+
+
+def panel_title(answer: Answer) -> str:
+    if answer.abstained:
+        return "No answer"
+    return TITLES["extractive"] if answer.extractive else TITLES.get(answer.composition, "Answer")
 
 
 def sentence_text(sentence: Sentence) -> Any:

@@ -56,14 +56,16 @@ def index(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any) -> tuple[Pat
     return root / "index", embedder
 
 
-def pipeline(index: tuple[Path, Any], composition: str, answer: str = "", **settings: Any) -> Pipeline:
+def pipeline(
+    index: tuple[Path, Any], composition: str, answer: str = "", scorer_threshold: float = 0.8, **settings: Any
+) -> Pipeline:
     root, embedder = index
     chosen = Settings(index=root, top_k=3, min_relevance=0.0, composition=composition, **settings)
     return Pipeline(
         retriever=IndexRetriever(root, embedder, chosen),
         context=WholePassages(),
         generator=ScriptedGenerator(answer),
-        verifier=Verifier(OverlapScorer()),
+        verifier=Verifier(OverlapScorer(scorer_threshold)),
         answers=AnswerCheck(embedder.encode, COVERAGE),
         settings=chosen,
         policy=chosen.policy,
@@ -124,6 +126,14 @@ def test_free_answer_is_verified_and_an_off_point_one_is_withheld(index: tuple[P
     withheld = wrong.ask(PROCPS)
     assert withheld.abstained, "a supported sentence about another program does not answer"
     assert [s.text for s in withheld.removed_sentences] == ["Report bugs to bug-fgrep2@example.net."]
+
+
+def test_a_generated_sentence_meets_the_stricter_threshold(index: tuple[Path, Any]) -> None:
+    raw = "Bug reports for pskit go by fax or post to pskit-bugs@lists.example.org [1]."  # 9 of its 14 words
+    lenient = pipeline(index, "free", raw, 0.5, generated_support_threshold=None).ask(PROCPS)
+    assert not lenient.abstained and lenient.sentences[0].verdict.support == pytest.approx(9 / 14)
+    strict = pipeline(index, "free", raw, 0.5, extractive_fallback=False).ask(PROCPS)  # the default, 0.7
+    assert strict.abstained and [s.verdict.support for s in strict.removed_sentences] == [pytest.approx(9 / 14)]
 
 
 def test_quote_shows_the_quote_and_its_verified_answer(index: tuple[Path, Any]) -> None:

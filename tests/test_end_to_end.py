@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,18 @@ def test_json_output_schema(sample_index: Path) -> None:
     for passage in data["passages"]:
         assert {"n", "chunk_id", "doc_id", "title", "score", "text"} <= set(passage)
     assert [p["n"] for p in data["passages"]] == list(range(1, len(data["passages"]) + 1))
+
+
+def test_terminal_abstention_says_why_and_names_the_closest_sentences(sample_index: Path) -> None:
+    question = QUESTIONS["q033"].question
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", question, "--index", str(sample_index)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert "No answer" in result.stdout and "The corpus does not say." in result.stdout
+    assert "Reason: " in result.stdout and "Closest source sentences" in result.stdout
+    assert "Extractive answer" not in result.stdout

@@ -10,19 +10,23 @@ import pytest
 
 from eval.datasets import read_jsonl
 from eval.generated_support import JudgedSentence, best_scores, judged_sentences, passed_counts
-from eval.judged import LABELS, Labels, main, tally, text_hash, to_judge
+from eval.judged import LABELS, Labels, generated_scores, main, tally, text_hash, threshold_table, to_judge
 from rag.fakes import OverlapScorer
 
 PASSAGES = [{"text": "The line opened in 1894."}, {"text": "Cats sleep all day."}]
 
 
-def record(item: str, answerable: bool, shown: list[str] | None, raw: list[str]) -> dict[str, object]:
-    """An items.jsonl record as the eval runner writes it (shown None: the answer abstained)."""
+def record(
+    item: str, answerable: bool, shown: list[str] | None, raw: list[str], generated: bool = True
+) -> dict[str, object]:
+    """An items.jsonl record as the eval runner writes it (shown None: the answer abstained; raw []: the generator
+    abstained; generated False: an extractive answer, which no generator wrote)."""
     answer = {
         "abstained": shown is None,
         "answer": " ".join(f"{s} [1]" for s in shown or []) or "The corpus does not say.",
         "sentences": [{"text": s} for s in shown or []],
         "passages": PASSAGES,
+        "timings": {"retrieve": 0.1, "generate": 1.0} if generated else {"retrieve": 0.1, "select": 0.1},
     }
     return {
         "id": item,
@@ -31,7 +35,7 @@ def record(item: str, answerable: bool, shown: list[str] | None, raw: list[str])
         "answerable": answerable,
         "retrieved": PASSAGES,
         "answer": answer,
-        "raw": {"sentences": [{"text": s} for s in raw]},
+        "raw": {"text": " ".join(raw), "abstained": not raw, "sentences": [{"text": s} for s in raw]},
     }
 
 
@@ -52,6 +56,7 @@ LABELS_GIVEN = Labels(
     answers={
         ("q1", text_hash("The line opened in 1894. [1]")): "correct",
         ("q2", text_hash("The line opened in 1902. [1]")): "wrong",
+        ("q1", text_hash("The line opened in 1894. It had ten stations.")): "partial",
     },
 )
 
@@ -66,12 +71,35 @@ def test_the_four_figures_from_labels() -> None:
     assert figures["counts"]["raw_unjudged"] == 1
 
 
+def test_the_raw_generators_figures_beside_them() -> None:
+    figures = tally(RECORDS, LABELS_GIVEN).figures()
+    assert figures["counts"]["raw_unjudged_answers"] == 1  # q2's raw answer
+    assert figures["raw_wrong_shown"] == round(2 / 4, 4)  # q3 and q4 answered unanswerable questions
+    assert figures["raw_answerable_correct"] == 0.0  # q1 partial; q5 abstained
+    assert figures["raw_unanswerable_refused"] == 0.0
+
+
+def test_an_extractive_answer_has_no_raw_figures() -> None:
+    extractive = [record("q1", True, ["The line opened in 1894."], [], generated=False)]
+    figures = tally(extractive, LABELS_GIVEN).figures()
+    assert figures["answerable_correct"] == 1.0 and figures["counts"]["generated_items"] == 0
+    assert figures["raw_answerable_correct"] is None and figures["raw_supported"] is None
+    assert [t["kind"] for t in to_judge(extractive, Labels())] == ["sentence", "answer"]
+
+
 def test_unjudged_answers_are_left_out_and_exported() -> None:
     partly = Labels(sentences=LABELS_GIVEN.sentences, answers={})
     counts = tally(RECORDS, partly)
     assert counts.unjudged_answers == 2 and counts.figures()["answerable_correct"] == 0.0
     todo = to_judge(RECORDS, partly)
-    assert [(t["item"], t["kind"]) for t in todo] == [("q1", "answer"), ("q2", "answer"), ("q4", "sentence")]
+    kinds = [(t["item"], t["kind"], t["text"]) for t in todo]
+    assert kinds == [
+        ("q1", "answer", "The line opened in 1894. [1]"),
+        ("q1", "answer", "The line opened in 1894. It had ten stations."),
+        ("q2", "answer", "The line opened in 1902. [1]"),
+        ("q2", "answer", "The line opened in 1902."),
+        ("q4", "sentence", "Dogs bark."),
+    ]
     assert todo[0]["passages"] == [p["text"] for p in PASSAGES] and todo[0]["gold"] == ["1894"]
 
 
@@ -101,6 +129,23 @@ def test_command_reports_and_exports(tmp_path: Path, capsys: pytest.CaptureFixtu
     run.mkdir()
     (run / "items.jsonl").write_text("".join(json.dumps(r) + "\n" for r in RECORDS))
     assert main(["--run", str(run), "--labels", str(tmp_path / "none"), "--export", str(tmp_path / "todo.jsonl")]) == 0
-    assert "| run | shown supported |" in capsys.readouterr().out
-    assert len((tmp_path / "todo.jsonl").read_text().splitlines()) == 7  # 5 distinct sentences, 2 answers
+    out = capsys.readouterr().out
+    assert "| run |  | supported sentences |" in out and "| raw generator |" in out
+    assert len((tmp_path / "todo.jsonl").read_text().splitlines()) == 9  # 5 distinct sentences, 2 shown, 2 raw
     assert main(["--run", str(tmp_path / "missing")]) == 2
+
+
+def test_thresholds_decide_the_judged_generated_sentences_shown_or_withheld() -> None:
+    def sentence(text: str, support: float, status: str) -> dict[str, object]:
+        return {"text": text, "support": support, "status": status}
+
+    answer = {
+        "sentences": [sentence("The line opened in 1894.", 0.9, "supported"), sentence("Quoted.", 1.0, "quoted")],
+        "removed_sentences": [sentence("It had ten stations.", 0.5, "unsupported"), sentence("Unjudged.", 0.1, "x")],
+    }
+    scores = generated_scores([{"id": "q1", "answer": answer}], LABELS_GIVEN)
+    assert sorted(scores) == [(0.5, False), (0.9, True)]  # the quote and the unjudged sentence are left out
+    table = threshold_table(scores, [0.4, 0.7, 0.95])
+    assert "| 0.40 | 1 | 1 | 0.50 |" in table
+    assert "| 0.70 | 1 | 0 | 1.00 |" in table
+    assert "| 0.95 | 0 | 0 | – |" in table

@@ -43,12 +43,12 @@ class Job:
     settings: Settings
 
     def generated_verifier(self) -> Verifier:
-        """The verifier for generated sentences: at setting generated_support_threshold when it is set, and
-        with generated_exact_names, no name or number of their own."""
+        """The verifier for generated sentences: at setting generated_support_threshold or the scorer's threshold,
+        whichever is higher, and with generated_exact_names, no name or number of their own."""
         settings = self.settings
-        if settings.generated_support_threshold is None and not settings.generated_exact_names:
+        threshold = max(settings.generated_support_threshold or 0.0, self.verifier.threshold)
+        if threshold == self.verifier.threshold and not settings.generated_exact_names:
             return self.verifier
-        threshold = settings.generated_support_threshold or self.verifier.threshold
         return Verifier(self.verifier.scorer, threshold, exact_names=settings.generated_exact_names)
 
 
