@@ -36,6 +36,8 @@ from common import REPO, SHARED, Row, percentile, write_result
 PEERS = Path(os.environ.get("RAG_SHARED_PEERS", SHARED.parent / "peers"))
 VENVS = Path.home() / ".cache" / "grounded-rag" / "peers"
 PEER_VENVS = {"llamaindex": "venv-li", "haystack": "venv-hs", "baseline": "venv-base"}
+PASSAGE_TOKENS = 254
+MODES = ("split", "passage")
 TOP_K = 5
 LATENCY_N = 100
 
@@ -47,6 +49,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--venvs", type=Path, default=VENVS, help="where the peers' venvs live (made when missing)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--corpus", default="clapnq", help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="split", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -61,8 +64,9 @@ def peers_worker() -> ModuleType:
     return module
 
 
-def measure_ours(corpus: str, out: Path) -> dict[str, Any]:
-    """One measurement of our ingest and retrieval, in the peers' JSON layout."""
+def measure_ours(corpus: str, mode: str, out: Path) -> dict[str, Any]:
+    """One measurement of our ingest and retrieval, in the peers' JSON layout (mode "split": our default
+    chunking; "passage": chunks of up to 254 tokens, the model's limit, so about one per passage)."""
     loaders = peers_worker()
     records = loaders.load_corpus(str(SHARED), corpus)
     questions = loaders.load_questions(str(SHARED))
@@ -75,7 +79,7 @@ def measure_ours(corpus: str, out: Path) -> dict[str, Any]:
     import_s = time.perf_counter() - started
     with tempfile.TemporaryDirectory(prefix="bench-peers-") as work:
         index = Path(work) / "index"
-        settings = Settings(index=index)
+        settings = Settings(index=index, **({"chunk_size": PASSAGE_TOKENS} if mode == "passage" else {}))
         started = time.perf_counter()
         embedder = Embedder.from_settings(settings)
         embedder.warm_up()
@@ -99,7 +103,7 @@ def measure_ours(corpus: str, out: Path) -> dict[str, Any]:
     result = {
         "system": "grounded-rag",
         "corpus": corpus,
-        "mode": "default",
+        "mode": mode,
         "n_records": len(records),
         "n_chunks": chunks,
         "import_s": import_s,
@@ -143,21 +147,25 @@ def peers_round(venvs: dict[str, Path], corpora: str, out: Path) -> list[dict[st
     return json.loads((out / "results.json").read_text())["runs"]
 
 
-def ours_round(corpus: str, out: Path) -> dict[str, Any]:
+def ours_round(corpus: str, mode: str, out: Path) -> dict[str, Any]:
     """One measurement of ours in a fresh process, like each peer's."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", "--corpus", corpus, "--out", str(out)]
+    script = str(Path(__file__).resolve())
+    command = [sys.executable, script, "--worker", "--corpus", corpus, "--mode", mode, "--out", str(out)]
     subprocess.run(command, check=True, cwd=REPO, stdout=sys.stderr)
     return json.loads(out.read_text())
 
 
 def label(run: dict[str, Any]) -> str:
-    chunking = {"split": "its splitter", "passage": "1 per passage", "default": "ours"}[run["mode"]]
+    chunking = {"split": "default chunking", "passage": "1 chunk per passage"}[run["mode"]]
+    if run["system"] == "grounded-rag" and run["mode"] == "passage":
+        chunking = "chunks of up to 254 tokens"
     of = f" on {run['chunks_of']} chunks" if run.get("chunks_of") else ""
     return f"{run['system']}{of} ({chunking})"
 
 
 def rows_for(corpus: str, peers: list[dict[str, Any]], ours: list[dict[str, Any]]) -> list[Row]:
-    """Each peer's medians beside ours: ingest chunks/s, query p50/p95, peak RSS, recall@5."""
+    """Each peer's medians beside ours in the same chunking mode: ingest chunks/s, query p50/p95, peak RSS,
+    recall@5."""
     figures = (
         ("ingest chunks/s", "chunks_per_s", "chunks/s", True),
         ("top-5 query p50", "lat_p50_ms", "ms", False),
@@ -165,29 +173,31 @@ def rows_for(corpus: str, peers: list[dict[str, Any]], ours: list[dict[str, Any]
         ("peak RSS", "peak_rss_mb", "MB", False),
         ("recall@5", "recall_at_5", "", True),
     )
-    groups: dict[str, list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for run in peers:
         if run["corpus"] == corpus:
-            groups.setdefault(label(run), []).append(run)
+            groups.setdefault((run["mode"], label(run)), []).append(run)
 
     def median(runs: list[dict[str, Any]], key: str) -> float | None:
         values = [r[key] for r in runs if r.get(key) is not None]
         return statistics.median(values) if values else None
 
-    ours_name = label(ours[0])
     rows = []
-    for name, runs in groups.items():
+    for (mode, name), runs in groups.items():
+        mine = [run for run in ours if run["mode"] == mode and run["corpus"] == corpus]
+        if not mine:
+            continue
         for metric, key, unit, higher in figures:
             if median(runs, key) is not None:
-                row = Row(f"{corpus} {metric}", median(runs, key), median(ours, key), unit, higher, name, ours_name)
-                rows.append(row)
+                theirs, our_figure = median(runs, key), median(mine, key)
+                rows.append(Row(f"{corpus} {metric}", theirs, our_figure, unit, higher, name, label(mine[0])))
     return rows
 
 
 def main() -> None:
     args = parse_args()
     if args.worker:
-        measure_ours(args.corpus, args.out)
+        measure_ours(args.corpus, args.mode, args.out)
         return
     if not (PEERS / "run_bench.py").exists() or not SHARED.exists():
         raise SystemExit(f"needs {PEERS} and {SHARED} (the ../shared folder beside the checkout)")
@@ -195,15 +205,16 @@ def main() -> None:
     corpora = args.corpora.split(",")
     work = Path(tempfile.mkdtemp(prefix="bench-peers-"))
     peers: list[dict[str, Any]] = []
-    ours: dict[str, list[dict[str, Any]]] = {corpus: [] for corpus in corpora}
+    ours: list[dict[str, Any]] = []
     started = time.perf_counter()
     for number in range(1, args.reps + 1):
         print(f"round {number}/{args.reps}: peers", file=sys.stderr, flush=True)
         peers += peers_round(venvs, args.corpora, work / f"peers-{number}")
         for corpus in corpora:
-            print(f"round {number}/{args.reps}: grounded-rag on {corpus}", file=sys.stderr, flush=True)
-            ours[corpus].append(ours_round(corpus, work / f"ours-{corpus}-{number}.json"))
-    rows = [row for corpus in corpora for row in rows_for(corpus, peers, ours[corpus])]
+            for mode in MODES:
+                print(f"round {number}/{args.reps}: grounded-rag, {corpus}, {mode}", file=sys.stderr, flush=True)
+                ours.append(ours_round(corpus, mode, work / f"ours-{corpus}-{mode}-{number}.json"))
+    rows = [row for corpus in corpora for row in rows_for(corpus, peers, ours)]
     notes = [
         f"{args.reps} interleaved rounds in {time.perf_counter() - started:.0f} s; medians over the rounds",
         "every system in a fresh process; ingest = in-memory records to a queryable index (ours includes "

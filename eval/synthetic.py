@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import read_jsonl
-from eval.verifier_eval import LabeledPair, split_key
+from eval.pairs import LabeledPair, split_key
 
 log = logging.getLogger(__name__)
 

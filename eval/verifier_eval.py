@@ -1,120 +1,23 @@
-"""Claim-level evaluation of a support scorer (the verifier) on WiCE, HaluEval or plain NLI pairs.
-
-Also the single definition of the deterministic held-out / dev / train splits of WiCE and HaluEval: the
-training recipe (training.verifier) imports them, so nothing it trains or tunes on is ever measured.
+"""Claim-level evaluation of a support scorer (the verifier) on WiCE, HaluEval or plain NLI pairs (read, with
+their fixed splits, by eval.pairs).
 
     evaluate_verifier(scorer, Path("../shared/data/wice/claims_dev.jsonl"), "wice", Path("runs/v"))
-
-Formats: wice ({claim, evidence[], label}: supported -> 1, partially/not supported -> 0; premise = the
-evidence sentences joined), halueval ({knowledge, question, right_answer, hallucinated_answer}: two pairs per
-item, premise = knowledge, claim = question + " " + answer), pairs ({premise, hypothesis, label}).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from eval.datasets import read_jsonl
 from eval.metrics import BOOTSTRAP_RESAMPLES, CONFIDENCE, percentile_interval, resampled_means
+from eval.pairs import FORMATS, SPLITS, LabeledPair, load_pairs
 from eval.report import md_table
 from rag.errors import InputError
 from rag.verify.scoring import SupportScorer
-
-FORMATS = ("wice", "halueval", "pairs")
-SPLITS = ("all", "heldout", "dev", "train")
-SPLIT_SALT = "grounded-rag/verifier-split/v1"
-# fraction of WiCE claims (by hash of the claim text) in each split; the rest is train
-WICE_HELDOUT, WICE_DEV = 0.40, 0.30
-# HaluEval items (by hash of the question) held out, then used as dev; the rest is train
-HALUEVAL_HELDOUT, HALUEVAL_DEV = 1000, 500
-POSITIVE_LABELS = {"supported", "entailment", "1", "true"}
-
-
-@dataclass(frozen=True)
-class LabeledPair:
-    """One premise/claim pair with its gold label (1 = supported) and a stable id."""
-
-    id: str
-    premise: str
-    claim: str
-    label: int
-
-
-def split_key(text: str) -> str:
-    """The salted hash that orders items for splitting: stable across runs, machines and file order."""
-    return hashlib.sha256(f"{SPLIT_SALT}:{text}".encode()).hexdigest()
-
-
-def assign_splits(keys: Sequence[str], heldout: int, dev: int) -> list[str]:
-    """Split name per item: the `heldout` items with the lowest hash, then `dev`, then train."""
-    order = sorted(range(len(keys)), key=lambda i: (split_key(keys[i]), i))
-    names = ["train"] * len(keys)
-    for rank, index in enumerate(order):
-        names[index] = "heldout" if rank < heldout else "dev" if rank < heldout + dev else "train"
-    return names
-
-
-def _wice_pairs(records: list[dict]) -> Iterable[tuple[str, list[LabeledPair]]]:
-    keys = [r["claim"] for r in records]
-    count = len(keys)
-    names = assign_splits(keys, round(count * WICE_HELDOUT), round(count * WICE_DEV))
-    for number, (record, name) in enumerate(zip(records, names, strict=True)):
-        label = int(record["label"] == "supported")
-        pair = LabeledPair(f"wice-{number}", " ".join(record["evidence"]), record["claim"], label)
-        yield name, [pair]
-
-
-def _halueval_pairs(records: list[dict]) -> Iterable[tuple[str, list[LabeledPair]]]:
-    names = assign_splits([r["question"] for r in records], HALUEVAL_HELDOUT, HALUEVAL_DEV)
-    for number, (record, name) in enumerate(zip(records, names, strict=True)):
-        claim = record["question"] + " "
-        yield (
-            name,
-            [
-                LabeledPair(f"halueval-{number}-right", record["knowledge"], claim + record["right_answer"], 1),
-                LabeledPair(
-                    f"halueval-{number}-hallucinated",
-                    record["knowledge"],
-                    claim + record["hallucinated_answer"],
-                    0,
-                ),
-            ],
-        )
-
-
-def _plain_pairs(records: list[dict]) -> Iterable[tuple[str, list[LabeledPair]]]:
-    for number, record in enumerate(records):
-        label = int(str(record["label"]).lower() in POSITIVE_LABELS)
-        claim = record["hypothesis"] if "hypothesis" in record else record["claim"]  # NLI files, or ours
-        yield "all", [LabeledPair(str(record.get("id", f"pair-{number}")), record["premise"], claim, label)]
-
-
-READERS: dict[str, Callable[[list[dict]], Iterable[tuple[str, list[LabeledPair]]]]] = {
-    "wice": _wice_pairs,
-    "halueval": _halueval_pairs,
-    "pairs": _plain_pairs,
-}
-
-
-def load_pairs(path: Path, fmt: str, split: str = "all") -> list[LabeledPair]:
-    """Labeled pairs of one split of a benchmark file (`pairs` files have no splits: use "all")."""
-    if fmt not in READERS:
-        raise InputError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
-    if split not in SPLITS:
-        raise InputError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}")
-    if not path.is_file():
-        raise InputError(f"dataset {path} does not exist")
-    try:
-        groups = list(READERS[fmt](list(read_jsonl(path))))
-    except KeyError as missing:
-        raise InputError(f"{path}: a {fmt} record has no {missing.args[0]!r}") from None
-    return [pair for name, pairs in groups if split in ("all", name) for pair in pairs]
 
 
 def class_hits(labels: Sequence[int], decisions: Sequence[int]) -> list[list[bool]]:

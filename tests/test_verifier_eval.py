@@ -8,16 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from eval.pairs import LabeledPair, assign_splits, load_pairs
 from eval.verifier_eval import (
-    LabeledPair,
-    assign_splits,
     auroc,
     balanced_accuracy,
     balanced_accuracy_interval,
     eval_verifier_command,
     evaluate_verifier,
     f1_unsupported,
-    load_pairs,
     main,
 )
 from rag import registry

@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from eval.pairs import LabeledPair, load_pairs
 from eval.synthetic import synthetic_pairs
-from eval.verifier_eval import LabeledPair, load_pairs, metrics
+from eval.verifier_eval import metrics
 from rag.verify.heuristic import FEATURES, LEXICAL_FEATURES
 
 log = logging.getLogger("training.verifier")

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import read_jsonl
+from eval.pairs import LabeledPair, assign_splits, load_pairs
 from eval.synthetic import synthetic_pairs
-from eval.verifier_eval import LabeledPair, assign_splits, load_pairs
 
 BASE_MODEL = "all-MiniLM-L6-v2"
 # file under <data>/nli -> pairs sampled (after dropping premises longer than MAX_PREMISE_WORDS), licence
@@ -57,7 +57,7 @@ def wice_train_pairs(data: Path) -> list[LabeledPair]:
     Partially supported claims against the sentences that support part of them are hard negatives.
     """
     records = list(read_jsonl(data / "wice" / "claims_dev.jsonl"))
-    from eval.verifier_eval import WICE_DEV, WICE_HELDOUT
+    from eval.pairs import WICE_DEV, WICE_HELDOUT
 
     count = len(records)
     names = assign_splits([r["claim"] for r in records], round(count * WICE_HELDOUT), round(count * WICE_DEV))

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from eval.verifier_eval import LabeledPair
+from eval.pairs import LabeledPair
 from training.verifier.data import BASE_MODEL
 
 log = logging.getLogger("training.verifier")
