@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from rag.errors import InputError
+from rag.question import MAX_QUESTION_CHARS
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 DEFAULT_GENERATOR = "smollm2-135m-instruct"
@@ -157,7 +158,7 @@ class Settings(BaseSettings):
     )
 
     # limits
-    max_question_chars: int = Field(2000, ge=1)
+    max_question_chars: int = Field(MAX_QUESTION_CHARS, ge=1)
 
     @field_validator("store")
     @classmethod

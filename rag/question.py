@@ -6,6 +6,8 @@ from __future__ import annotations
 from rag.errors import InputError, QuestionTooLong
 from rag.text import utf8_problem
 
+MAX_QUESTION_CHARS = 2000  # the default of setting max_question_chars
+
 
 def validate_question(question: str, max_chars: int) -> str:
     """The question stripped; InputError when it is empty or not valid Unicode, QuestionTooLong when over

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,6 +111,39 @@ def test_invalid_utf8_in_argv_is_one_line(built: Path, command: str) -> None:
     """Python turns the byte \\xff of `rag search $'\\xff mayor'` into the lone surrogate \\udcff."""
     question = os.fsdecode(b"\xff mayor")
     assert_one_line_error(run([command, question, "--index", str(built)]), "not valid")
+
+
+@pytest.mark.parametrize(
+    ("question", "words"), [("", "empty"), ("x" * 2001, "limit is 2000"), (os.fsdecode(b"\xff mayor"), "not valid")]
+)
+def test_the_launcher_refuses_a_bad_question_before_the_command_line_loads(question: str, words: str) -> None:
+    """`rag ask QUESTION` starts in rag.launch: a question that cannot be asked is refused there, in one line,
+    before typer or pydantic is imported; the same line the full command line gives."""
+    probe = (
+        "import sys\n"
+        "from rag.launch import main\n"
+        "sys.argv = ['rag', 'ask', sys.argv[1], '--index', 'nowhere']\n"
+        "try:\n    main()\n"
+        "except SystemExit as stop:\n"
+        "    print(stop.code, 'typer' in sys.modules, 'pydantic' in sys.modules)\n"
+    )
+    env = {**os.environ, "RAG_MAX_QUESTION_CHARS": "2000"}
+    done = subprocess.run([sys.executable, "-c", probe, question], capture_output=True, text=True, env=env)
+    assert done.stdout.split() == ["2", "False", "False"], (done.stdout, done.stderr)
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ") and words in done.stderr
+    full = run(["ask", question, "--index", "nowhere"])
+    assert assert_one_line_error(full) == done.stderr.strip()
+
+
+def test_the_launcher_leaves_everything_else_to_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rag.launch import early_refusal
+
+    assert early_refusal(["ask", "When did the line open?"]) is None
+    assert early_refusal(["ask", "--index", "x", ""]) is None  # options first: the command line decides
+    assert early_refusal(["search", ""]) is None
+    assert early_refusal(["ask", "", "--help"]) is None
+    monkeypatch.setenv("RAG_MAX_QUESTION_CHARS", "ten")
+    assert early_refusal(["ask", "x" * 5000]) is None  # an unreadable limit is the settings' error to give
 
 
 # ---------------------------------------------------------------------------- disks that refuse writes
