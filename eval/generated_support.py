@@ -103,7 +103,9 @@ def markdown_table(results: Sequence[dict[str, Any]]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, required=True, help="an eval run directory (its items.jsonl)")
-    parser.add_argument("--scorer", default="trained,heuristic", help="comma-separated scorer names")
+    parser.add_argument(
+        "--scorer", default="trained,heuristic", help="comma-separated scorer names (trained:DIR: the one in DIR)"
+    )
     parser.add_argument("--labels", type=Path, default=LABELS, help="folder of the judged labels (eval.judged)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     args = parser.parse_args(argv)

@@ -165,11 +165,9 @@ def benchmark(data: Path, scorer_specs: Sequence[str], split: str, out: Path | N
 
 def scorer_of(spec: str) -> SupportScorer:
     """The scorer a spec names: a registered name, or trained:DIR for a trained verifier in another directory."""
-    from rag.config import load_settings
-    from rag.verify.scoring import load_scorer
+    from rag.verify.scoring import load_scorers
 
-    name, _, directory = spec.partition(":")
-    return load_scorer(load_settings(scorer=name, trained_verifier=Path(directory) if directory else None))
+    return load_scorers([spec])[0]
 
 
 def label(spec: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from rag import registry
@@ -34,9 +35,15 @@ def load_scorer(settings: Settings) -> SupportScorer:
     return registry.create("scorer", settings.scorer, settings)
 
 
-def load_scorers(names: Sequence[str]) -> list[SupportScorer]:
-    """Each named scorer with otherwise default settings, for side-by-side measurements."""
-    return [load_scorer(load_settings(scorer=name)) for name in names]
+def load_scorers(specs: Sequence[str]) -> list[SupportScorer]:
+    """Each named scorer with otherwise default settings, for side-by-side measurements; "trained:DIR" is the
+    trained verifier in DIR (a candidate beside the committed one)."""
+    scorers = []
+    for spec in specs:
+        name, _, directory = spec.partition(":")
+        settings = load_settings(scorer=name, trained_verifier=Path(directory) if directory else None)
+        scorers.append(load_scorer(settings))
+    return scorers
 
 
 def sigmoid(value: float) -> float:
