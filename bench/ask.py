@@ -33,7 +33,7 @@ from common import REPO, Row, percentile, timed, write_result
 
 # settings overridden per configuration: before the trusted-answers work every answer was generated ("free")
 CONFIGS: dict[str, dict[str, Any]] = {
-    "earlier defaults": {"composition": "free", "generated_support_threshold": None},
+    "earlier defaults": {"composition": "free", "generated_support_threshold": 0.0},  # 0: the scorer's own
     "defaults": {},
 }
 FIRST_SENTENCE_GOAL_MS = 1500.0
@@ -137,12 +137,19 @@ def service_refusal_ms(base: str, question: str) -> float:
     return statistics.median(times)
 
 
-def process_ms(command: list[str], env: dict[str, str], runs: int = 1) -> float:
-    """Median wall time of a fresh process running `command`."""
-    times = [
-        timed(lambda: subprocess.run(command, capture_output=True, check=False, cwd=REPO, env=env))[0]
-        for _ in range(runs)
-    ]
+def process_ms(command: list[str], env: dict[str, str], runs: int = 1, status: int = 0) -> float:
+    """Median wall time of a fresh process running `command`, which must end with exit status `status` (a
+    process that failed early would otherwise count as a fast one)."""
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO, env=env)
+
+    times = []
+    for _ in range(runs):
+        seconds, done = timed(run)
+        if done.returncode != status:
+            raise SystemExit(f"{command[:2]} exited {done.returncode}, not {status}: {done.stderr.strip()[-300:]}")
+        times.append(seconds)
     return statistics.median(times) * 1000
 
 
@@ -187,7 +194,7 @@ def main() -> None:
     if not (args.index / "CURRENT").exists():
         raise SystemExit(f"no index at {args.index}: run `make ingest` first")
     asked = questions(args.questions, args.count)
-    cli_refusals = {label: process_ms([RAG, "ask", q], dict(os.environ), 3) for label, q in BAD_QUESTIONS.items()}
+    cli_refusals = {label: process_ms([RAG, "ask", q], dict(os.environ), 3, 2) for label, q in BAD_QUESTIONS.items()}
     runs = {name: loaded(args.index, overrides) for name, overrides in CONFIGS.items()}
     check = runs["defaults"].pipeline.check_question
     refusals = {label: in_process_refusal_ms(check, q) for label, q in BAD_QUESTIONS.items()}
