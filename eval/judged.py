@@ -227,8 +227,7 @@ def threshold_table(scores: Sequence[tuple[float, bool]], thresholds: Sequence[f
     return "\n".join(md_table(header, rows))
 
 
-def report(run: Path, labels: Labels) -> dict[str, Any]:
-    records = list(read_jsonl(run / "items.jsonl"))
+def report(run: Path, records: Iterable[dict[str, Any]], labels: Labels) -> dict[str, Any]:
     return {"run": str(run), **tally(records, labels).figures()}
 
 
@@ -239,30 +238,18 @@ def markdown(results: Sequence[dict[str, Any]]) -> str:
         return "–" if value is None else f"{value:.2f}"
 
     header = ("run", "", "supported sentences", "wrong answer", "answerable correct", "unanswerable refused")
+
+    def row(r: dict[str, Any], run: str, kind: str, sentences: str, prefix: str) -> tuple[str, ...]:
+        counts = r["counts"]
+        supported = f"{cell(r[f'{sentences}_supported'])} ({counts[f'{sentences}_supported']} of {counts[sentences]})"
+        figures = (r[f"{prefix}{name}"] for name in ("wrong_shown", "answerable_correct", "unanswerable_refused"))
+        return (run, kind, supported, *map(cell, figures))
+
     rows = []
     for r in results:
-        counts = r["counts"]
-        rows.append(
-            (
-                r["run"],
-                "shown",
-                f"{cell(r['shown_supported'])} ({counts['shown_supported']} of {counts['shown']})",
-                cell(r["wrong_shown"]),
-                cell(r["answerable_correct"]),
-                cell(r["unanswerable_refused"]),
-            )
-        )
-        if counts["generated_items"]:
-            rows.append(
-                (
-                    "",
-                    "raw generator",
-                    f"{cell(r['raw_supported'])} ({counts['raw_supported']} of {counts['raw']})",
-                    cell(r["raw_wrong_shown"]),
-                    cell(r["raw_answerable_correct"]),
-                    cell(r["raw_unanswerable_refused"]),
-                )
-            )
+        rows.append(row(r, r["run"], "shown", "shown", ""))
+        if r["counts"]["generated_items"]:
+            rows.append(row(r, "", "raw generator", "raw", "raw_"))
     return "\n".join(md_table(header, rows))
 
 
@@ -282,9 +269,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {missing[0] / 'items.jsonl'} not found: run `rag eval` into it first", file=sys.stderr)
         return 2
     labels = Labels.load(args.labels)
-    results = [report(run, labels) for run in args.run]
+    records = {run: list(read_jsonl(run / "items.jsonl")) for run in args.run}
+    results = [report(run, items, labels) for run, items in records.items()]
     if args.export:
-        todo = [entry for run in args.run for entry in to_judge(read_jsonl(run / "items.jsonl"), labels)]
+        todo = [entry for items in records.values() for entry in to_judge(items, labels)]
         with args.export.open("w", encoding="utf-8") as out:
             out.writelines(json.dumps(entry, ensure_ascii=False) + "\n" for entry in todo)
         print(f"{len(todo)} sentences and answers to judge written to {args.export}", file=sys.stderr)
@@ -297,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{result['run']}: {unjudged} sentences or answers not judged yet (--export)", file=sys.stderr)
     print(json.dumps(results, indent=2) if args.json else markdown(results))
     if args.thresholds:
-        scores = [score for run in args.run for score in generated_scores(read_jsonl(run / "items.jsonl"), labels)]
+        scores = [score for items in records.values() for score in generated_scores(items, labels)]
         out = sys.stderr if args.json else sys.stdout
         print(f"\n{len(scores)} judged generated sentences (shown or withheld):\n", file=out)
         print(threshold_table(scores, [float(t) for t in args.thresholds.split(",")]), file=out)
