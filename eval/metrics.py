@@ -61,12 +61,14 @@ class Support:
         self._memo: dict[tuple[str, str], float] = {}
 
     def known(self, answer: Answer) -> Support:
-        """Take the verifier's scores of every answer sentence against every passage the generator read."""
+        """Take the verifier's scores of the answer's sentences against the passages the generator read (those it
+        did not read, None, are scored here when asked for)."""
         premises = [p.chunk.text for p in answer.passages]
         for sentence in (*answer.sentences, *answer.removed_sentences):
             if len(sentence.support_by_passage) == len(premises):
                 for premise, score in zip(premises, sentence.support_by_passage, strict=True):
-                    self._memo.setdefault((premise, sentence.text), score)
+                    if score is not None:
+                        self._memo.setdefault((premise, sentence.text), score)
         return self
 
     def scores(self, pairs: Sequence[tuple[str, str]]) -> list[float]:

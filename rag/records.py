@@ -161,13 +161,14 @@ class Verdict:
 @dataclass(frozen=True, slots=True)
 class Sentence:
     """One sentence of an answer: the generator's citations, the verified ones, the verdict, and its support
-    by each passage the generator read (`support_by_passage[i]` is passage number i + 1)."""
+    by each passage the generator read (`support_by_passage[i]` is passage number i + 1; None for a passage not
+    read because the sentence's own citations support it)."""
 
     text: str
     verdict: Verdict
     citations: tuple[Citation, ...] = ()
     generator_citations: tuple[int, ...] = ()
-    support_by_passage: tuple[float, ...] = ()
+    support_by_passage: tuple[float | None, ...] = ()
 
     @property
     def supported(self) -> bool:

@@ -74,6 +74,18 @@ def test_unsupported_sentence_has_no_citations() -> None:
     assert sentence.citations == ()
 
 
+def test_other_passages_are_read_only_when_the_own_citations_do_not_support() -> None:
+    scorer = OverlapScorer()
+    claims = parse_citations("The railway opened in 1894 [1]. The viaduct has nine arches [1].", len(PASSAGES))
+    kept, recited = Verifier(scorer).verify(claims, PASSAGES)
+    # first batch: each sentence against its cited passage; second: only the unsettled one against the other two
+    # (then the quotes of passage 1 and passage 2, two sentences each, for the two claims)
+    assert scorer.pairs == 2 + 2 + 4
+    assert kept.verdict.status == "supported" and kept.support_by_passage[1:] == (None, None)
+    assert recited.verdict.status == "recited" and None not in recited.support_by_passage
+    assert [c.n for c in recited.citations] == [2]
+
+
 def test_only_supporting_citations_are_kept() -> None:
     [sentence] = verify("Tickets cost 12 pounds for adults [1][3].")
     assert [c.n for c in sentence.citations] == [3]

@@ -67,13 +67,6 @@ HAND_PAIRS: list[tuple[str, str, bool, str]] = [
     ),
 ]
 
-# pairs the committed model decides wrongly (measured 2026-11-29): kept as strict xfails so that a better model
-# turns them into failures-to-fail, and the gap stays visible. The antonym pairs (closed/open on Mondays, fell/rose)
-# left the list when the scorers' contradiction vetoes (rag/verify/contradiction.py) began deciding them.
-KNOWN_FAILURES = {
-    14: "swapped person name with a matching date and prize is still called supported (scored 0.56)",
-}
-
 pytestmark = pytest.mark.slow
 
 
@@ -127,15 +120,9 @@ def test_scores_are_probabilities_and_single_equals_batch(trained: TrainedScorer
     assert trained.score(premise, claim) == pytest.approx(hand_scores[0], abs=0.02)
 
 
-@pytest.mark.parametrize(
-    "index",
-    [
-        pytest.param(i, id=f"{pair[3]}-{i}", marks=[pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[i])])
-        if i in KNOWN_FAILURES
-        else pytest.param(i, id=f"{pair[3]}-{i}")
-        for i, pair in enumerate(HAND_PAIRS)
-    ],
-)
+# the swapped person name (Albert Einstein for Marie Curie) was a strict xfail until the substitution veto
+# (rag/verify/contradiction.py) began deciding it, 2026-12-02; the other pairs of this kind: tests/test_contradiction.py
+@pytest.mark.parametrize("index", [pytest.param(i, id=f"{pair[3]}-{i}") for i, pair in enumerate(HAND_PAIRS)])
 def test_hand_written_pair_is_decided_correctly(trained: TrainedScorer, hand_scores: list[float], index: int) -> None:
     _, claim, supported, kind = HAND_PAIRS[index]
     decision = hand_scores[index] >= trained.threshold

@@ -1,7 +1,8 @@
-"""Verification: check every answer sentence against the passages it cites and against all retrieved ones.
+"""Verification: check every answer sentence against the passages it cites, then against the other retrieved ones.
 
-A sentence whose own citations support it is kept with them; one that another retrieved passage supports is
-re-cited to that passage; one that nothing supports is marked unsupported. Each citation carries the best
+A sentence whose own citations support it is kept with them (the other passages are then not read: they could
+not change the verdict); one that another retrieved passage supports is re-cited to that passage; one that
+nothing supports is marked unsupported. Each citation carries the best
 supporting quote: the source sentence, its document id and its character offsets in the document.
 """
 
@@ -19,16 +20,24 @@ MAX_RECITED = 2
 
 @dataclass(frozen=True, slots=True)
 class _Evidence:
-    """Support of one sentence by each retrieved passage (index i is passage number i + 1)."""
+    """Support of one sentence by each retrieved passage (index i is passage number i + 1); None where the passage
+    was not read because the sentence's own citations support it."""
 
-    by_passage: tuple[float, ...]
+    by_passage: tuple[float | None, ...]
+
+    def support(self, n: int) -> float:
+        score = self.by_passage[n - 1]
+        return -1.0 if score is None else score
 
     def supporting(self, numbers: Sequence[int], threshold: float) -> list[int]:
-        return [n for n in numbers if self.by_passage[n - 1] >= threshold]
+        return [n for n in numbers if self.support(n) >= threshold]
 
     def best_others(self, cited: Sequence[int], threshold: float) -> list[int]:
-        ranked = sorted(range(1, len(self.by_passage) + 1), key=lambda n: -self.by_passage[n - 1])
-        return [n for n in ranked if n not in cited and self.by_passage[n - 1] >= threshold][:MAX_RECITED]
+        ranked = sorted(range(1, len(self.by_passage) + 1), key=lambda n: -self.support(n))
+        return [n for n in ranked if n not in cited and self.support(n) >= threshold][:MAX_RECITED]
+
+    def best(self) -> float:
+        return max((s for s in self.by_passage if s is not None), default=0.0)
 
 
 class Verifier:
@@ -65,26 +74,43 @@ class Verifier:
         ]
 
     def _evidence(self, sentences: Sequence[Claim], passages: Sequence[Passage]) -> list[_Evidence]:
-        pairs = [(p.chunk.text, s.text) for s in sentences for p in passages]
-        scores = self.scorer.score_batch(pairs) if pairs else []
-        if self.exact_names:
-            sources = [" ".join((p.chunk.title, *p.chunk.heading, p.chunk.text)) for p in passages]
-            claims = [s.text for s in sentences for _ in passages]
-            scores = [
-                min(score, CONFLICT_CAP) if unstated(claim, sources[i % len(passages)]) else score
-                for i, (claim, score) in enumerate(zip(claims, scores, strict=True))
-            ]
+        """Each sentence scored against its cited passages in one batch, then, in a second batch, the sentences
+        none of them supports against every other passage."""
         width = len(passages)
-        return [_Evidence(tuple(scores[i * width : (i + 1) * width])) for i in range(len(sentences))]
+        cited = [sorted({n for n in s.citations if 1 <= n <= width}) for s in sentences]
+        scores: list[list[float | None]] = [[None] * width for _ in sentences]
+        self._score_into(scores, [(i, n) for i, numbers in enumerate(cited) for n in numbers], sentences, passages)
+        unsettled = [
+            i for i, numbers in enumerate(cited) if not _Evidence(tuple(scores[i])).supporting(numbers, self.threshold)
+        ]
+        others = [(i, n) for i in unsettled for n in range(1, width + 1) if n not in cited[i]]
+        self._score_into(scores, others, sentences, passages)
+        return [_Evidence(tuple(row)) for row in scores]
+
+    def _score_into(
+        self,
+        scores: list[list[float | None]],
+        wanted: Sequence[tuple[int, int]],
+        sentences: Sequence[Claim],
+        passages: Sequence[Passage],
+    ) -> None:
+        """Score each (sentence index, passage number) in `wanted` in one batch into scores[i][n - 1]."""
+        if not wanted:
+            return
+        values = self.scorer.score_batch([(passages[n - 1].chunk.text, sentences[i].text) for i, n in wanted])
+        for (i, n), value in zip(wanted, values, strict=True):
+            if self.exact_names and unstated(sentences[i].text, _source(passages[n - 1])):
+                value = min(value, CONFLICT_CAP)
+            scores[i][n - 1] = value
 
     def _judge(self, sentence: Claim, evidence: _Evidence) -> tuple[Verdict, list[int]]:
         own = evidence.supporting(sentence.citations, self.threshold)
         if own:
-            return Verdict("supported", max(evidence.by_passage[n - 1] for n in own)), own
+            return Verdict("supported", max(evidence.support(n) for n in own)), own
         others = evidence.best_others(sentence.citations, self.threshold)
         if others:
-            return Verdict("recited", evidence.by_passage[others[0] - 1]), others
-        return Verdict("unsupported", max(evidence.by_passage, default=0.0)), []
+            return Verdict("recited", evidence.support(others[0])), others
+        return Verdict("unsupported", evidence.best()), []
 
     def _quotes(self, claims: Sequence[tuple[str, Sequence[int]]], passages: Sequence[Passage]) -> list[list[Citation]]:
         """For each (claim, cited numbers): a Citation per number quoting the best source sentence."""
@@ -104,6 +130,12 @@ class Verifier:
             [_citation(n, passages[n - 1], *best[(i, n)]) for n in numbers if (i, n) in best]
             for i, (_, numbers) in enumerate(claims)
         ]
+
+
+def _source(passage: Passage) -> str:
+    """The passage with its title and heading: where a generated sentence's names and numbers must appear."""
+    chunk = passage.chunk
+    return " ".join((chunk.title, *chunk.heading, chunk.text))
 
 
 def _sentences_of(passage: Passage) -> tuple[SentenceSpan, ...]:

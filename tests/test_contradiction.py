@@ -1,0 +1,114 @@
+"""The contradiction vetoes (rag/verify/contradiction.py): each rule fires on the contradiction it is for and stays
+quiet on faithful rewordings; and the default scorer decides the project's hand-written contradiction and paraphrase
+pairs (data/verifier/contradictions.jsonl, text written for the project)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rag.config import Settings
+from rag.verify.contradiction import conflicts, polarity_flips, substitutions
+from rag.verify.scoring import load_scorer
+
+PAIRS = [json.loads(line) for line in (Path(__file__).parent.parent / "data/verifier/contradictions.jsonl").open()]
+
+
+@pytest.mark.parametrize(
+    ("premise", "claim"),
+    [
+        # the libffi-style invention, in our words: an abbreviation expanded otherwise than the manual does
+        ("The tcb in tcb_alloc stands for Task Control Block.", "The tcb in tcb_alloc stands for Thread Cache Buffer."),
+        (
+            "The older of the two brothers, Jonas, ran the mill until 1930.",
+            "The younger of the two brothers ran the mill.",
+        ),
+        ("The Hollin Medal was given to Ida Brenner in 1988.", "The Hollin Medal was given to Karl Ostrow in 1988."),
+        ("Members may borrow up to four rooms a week.", "Members may borrow up to nine rooms a week."),
+        (
+            "The fair is held each year in the first week of April.",
+            "The fair is held each year in the first week of June.",
+        ),
+        ("The course fee was 320 euros in 2022.", "The course fee was 230 euros in 2022."),
+        (
+            "The shop charges no delivery fee on orders over 40 euros.",
+            "The shop charges a delivery fee on orders over 40 euros.",
+        ),
+        ("The archive is open to the public on weekdays.", "The archive is not open to the public on weekdays."),
+    ],
+)
+def test_contradiction_is_found(premise: str, claim: str) -> None:
+    assert conflicts(premise, claim)
+
+
+@pytest.mark.parametrize(
+    ("premise", "claim"),
+    [
+        ("The railway opened to public traffic on 14 June 1901.", "The railway opened to passengers on 14 June 1901."),
+        ("The committee meets six times a year.", "The committee meets 6 times a year."),
+        ("Her novel won a prize in the UK in 1975.", "Her novel won a prize in the United Kingdom in 1975."),
+        ("Jean Pierre Lamy led the choir from 1950.", "Jean-Pierre Lamy led the choir from 1950."),
+        ("The mill opened in 1850 and closed in 1921.", "The mill opened in 1850."),
+        (
+            "The tool exits with status 2 when the file cannot be read.",
+            "If the file is unreadable, the tool exits with status 2.",
+        ),
+        (
+            "Ada Lind founded the press in 1921 with her brother.",
+            "The press was founded in 1921 by Ada Lind and her brother.",
+        ),
+    ],
+)
+def test_faithful_rewording_is_no_contradiction(premise: str, claim: str) -> None:
+    assert conflicts(premise, claim) == []
+
+
+def test_substitution_needs_a_copied_sentence_with_another_name_in_its_place() -> None:
+    premise = "The Hollin Medal was given to Ida Brenner in 1988. The ceremony took place in Graz."
+    assert substitutions(premise, "Karl Ostrow was born in Vienna.") == []  # a new name, but nothing it replaces
+    assert substitutions(premise, "The Hollin Medal was given to Ida Brenner in 1988.") == []
+    assert substitutions(premise, "The Hollin Medal was given to Ida Brenner in 1989.") == [
+        "the passage says 1988, not 1989"
+    ]
+
+
+def test_polarity_counts_only_where_the_claim_copies_its_sentence() -> None:
+    premise = "Guests may not bring pets into the dining room."
+    assert polarity_flips(premise, "Guests may bring pets into the dining room.")
+    assert polarity_flips(premise, "Pets are welcome at breakfast.") == []
+
+
+# the default scorer's wrong decisions on the pairs (measured 2026-12-02): strict xfails, so that a fix shows
+KNOWN_FAILURES = {
+    "name-2": "two people of the passage swapped in their roles: no rule, and the model passes it",
+    "name-4": "the same kind of role swap (scored 0.50 in this batch; int8 scores move with batch neighbours)",
+    "paraphrase-1": "'to passengers' for 'to public traffic': the model refuses the paraphrase",
+    "paraphrase-3": "'is unreadable' for 'cannot be read': refused",
+    "paraphrase-4": "needs arithmetic (half of 10 euros): refused",
+    "paraphrase-5": "needs arithmetic (the year after 1911): refused",
+    "paraphrase-8": "'only errors are printed' for 'suppresses all output except errors': refused",
+}
+
+
+@pytest.fixture(scope="module")
+def default_scores() -> tuple[list[float], float]:
+    scorer = load_scorer(Settings())
+    return scorer.score_batch([(p["premise"], p["claim"]) for p in PAIRS]), scorer.threshold
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "index",
+    [
+        pytest.param(i, id=p["id"], marks=[pytest.mark.xfail(strict=True, reason=KNOWN_FAILURES[p["id"]])])
+        if p["id"] in KNOWN_FAILURES
+        else pytest.param(i, id=p["id"])
+        for i, p in enumerate(PAIRS)
+    ],
+)
+def test_default_scorer_decides_the_hand_written_pair(default_scores: tuple[list[float], float], index: int) -> None:
+    scores, threshold = default_scores
+    pair = PAIRS[index]
+    assert (scores[index] >= threshold) == bool(pair["label"]), f"{pair['claim']!r} scored {scores[index]:.3f}"
