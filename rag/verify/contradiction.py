@@ -118,6 +118,10 @@ NUMBER_WORDS = {
 SAME_WORDING = 0.6
 # a negation added or dropped counts only in a claim that copies its sentence this closely
 SAME_POLARITY_WORDING = 0.8
+# a substitute is a short run of words in place of another (a longer one is a reworded or left-out clause): a name
+# of up to SUBSTITUTE_WORDS words; a negation with at most FLIP_WORDS words around it ("no" for "an", "not" alone)
+SUBSTITUTE_WORDS = 4
+FLIP_WORDS = 2
 
 
 def conflicts(premise: str, claim: str) -> list[str]:
@@ -200,6 +204,9 @@ def tagged(text: str) -> list[tuple[str, str | None]]:
         words = WORD.findall(sentence)
         for i, word in enumerate(words):
             lowered = word.lower().removesuffix("'s").rstrip("'")
+            if lowered.endswith("n't") and lowered != "n't":  # "aren't" as "are n't", as tokenised text writes it
+                found.append((lowered.removesuffix("n't"), None))
+                lowered = "n't"
             capital = word[0].isupper()
             if capital and lowered in MONTHS:
                 found.append((lowered, "month"))
@@ -244,11 +251,13 @@ def substitutions(premise: str, claim: str) -> list[str]:
     claim_words = {word for word, _ in claimed}
     found = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag != "replace":
+        if tag != "replace" or i2 - i1 > SUBSTITUTE_WORDS:
             continue
+        # what stands in the claim's place: the words of the sentence's differing run next to the shared ones
+        beside = source[j1 : j1 + SUBSTITUTE_WORDS] + source[max(j1 + SUBSTITUTE_WORDS, j2 - SUBSTITUTE_WORDS) : j2]
         initials = "".join(word[0] for word, _ in claimed[i1:i2])  # "UK" for "United Kingdom" is no substitute
         for word, kind in claimed[i1:i2]:
-            instead = [w for w, k in source[j1:j2] if k == kind and w not in claim_words and w != initials]
+            instead = [w for w, k in beside if k == kind and w not in claim_words and w != initials]
             if word in missing and instead:
                 found.append(f"the passage says {instead[0]}, not {word}")
     return found
@@ -256,7 +265,8 @@ def substitutions(premise: str, claim: str) -> list[str]:
 
 def polarity_flips(premise: str, claim: str) -> list[str]:
     """A negation ("no", "not", "never", ...) that the premise sentence the claim copies almost word for word (at
-    least SAME_POLARITY_WORDING) has and the claim drops, or the reverse, at the same place."""
+    least SAME_POLARITY_WORDING) has and the claim drops, or the reverse, at the same place (in a run of at most
+    FLIP_WORDS differing words)."""
     claimed = tagged(claim)
     share, source, matcher = copied_sentence(premise, claimed)
     if share < SAME_POLARITY_WORDING:
@@ -265,7 +275,7 @@ def polarity_flips(premise: str, claim: str) -> list[str]:
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         said = {w for w, _ in claimed[i1:i2]} & NEGATIONS
         given = {w for w, _ in source[j1:j2]} & NEGATIONS
-        if tag != "equal" and bool(said) != bool(given):
+        if tag != "equal" and max(i2 - i1, j2 - j1) <= FLIP_WORDS and bool(said) != bool(given):
             found.append(
                 f"the passage says {sorted(given)[0]}" if given else f"the passage does not say {sorted(said)[0]}"
             )
