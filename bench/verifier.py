@@ -9,17 +9,23 @@ another question's answer (unsupported). Rows:
   - the default int8 ONNX cross-encoder against the same model in fp32 PyTorch (the same premise windows);
   - the `evidence_words` option (the model sees the claim's best-matching sentences, up to 100 words) against
     the default windows;
-  - the heuristic scorer beside the trained one.
+  - the heuristic scorer beside the trained one;
+  - verifying an answer (Verifier.verify: 3 sentences against 5 passages of 150-260 words, two of them answer
+    sentences citing their gold passage and one a sentence of another passage citing it too), which reads a
+    sentence's other passages only when its own citations do not support it, against scoring all 15 pairs in
+    one batch as the verifier did before (its quotes not counted); and the worst case, where every sentence
+    cites a passage that supports none of them (the second).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from common import QUESTIONS, SHARED, Row, answerable, passage_records, timed, write_result
+from common import QUESTIONS, SHARED, Row, answerable, latencies_ms, passage_records, timed, write_result
 
 
 def parse_args() -> argparse.Namespace:
@@ -38,6 +44,43 @@ def pairs_from(clapnq: Path, count: int) -> list[tuple[str, str]]:
     claims = [claim for _, claim in found]
     mixed = [(premise, claims[(i + 1) % len(claims)] if i % 2 else claim) for i, (premise, claim) in enumerate(found)]
     return mixed[:count]
+
+
+def answer_cases(clapnq: Path, count: int, cite: int) -> list[tuple[list[Any], list[Any]]]:
+    """(claims, passages) per answerable question: its gold passage first, then 4 other passages of 150-260 words
+    (seeded); claims: two sentences of the gold answer and the first sentence of the third passage, citing `cite`."""
+    import random
+
+    from rag.records import Chunk, Claim, Passage
+    from rag.text import sentences
+
+    texts, pids = passage_records(clapnq / "passages.jsonl")
+    passages = dict(zip(pids, texts, strict=True))
+    others = [t for t in texts if 150 <= len(t.split()) <= 260]
+    chooser = random.Random(0)
+    cases = []
+    for item in answerable(QUESTIONS, clapnq / "passages.jsonl"):
+        gold = passages.get(item.gold_doc_ids[0])
+        answer = sentences(item.answers[0])[:2] if item.answers else []
+        if gold is None or not answer:
+            continue
+        texts_of_case = [gold, *chooser.sample(others, 4)]
+        records = [Passage(Chunk(i, f"p{i}", 0, t, 0, len(t)), 1.0, i) for i, t in enumerate(texts_of_case)]
+        claims = [Claim(text, (cite,)) for text in [*answer, sentences(texts_of_case[2])[0]]]
+        cases.append((claims, records))
+    return cases[:count]
+
+
+def verify_p50(verifier: Any, cases: Sequence[tuple[list[Any], list[Any]]]) -> float:
+    return statistics.median(latencies_ms(lambda case: verifier.verify(*case), cases))
+
+
+def all_pairs_p50(scorer: Any, cases: Sequence[tuple[list[Any], list[Any]]]) -> float:
+    def every_pair(case: tuple[list[Any], list[Any]]) -> None:
+        claims, passages = case
+        scorer.score_batch([(p.chunk.text, c.text) for c in claims for p in passages])
+
+    return statistics.median(latencies_ms(every_pair, cases))
 
 
 def variant(trained: Any, **changes: Any) -> Any:
@@ -76,13 +119,26 @@ def main() -> None:
     pytorch = rate(fp32.score_batch, pairs)
     selected = rate(best_sentences.score_batch, pairs)
     fast = rate(heuristic.score_batch, pairs)
+    from rag.verify.verifier import Verifier
+
+    verifier = Verifier(trained)
+    cited, miscited = answer_cases(args.clapnq, 24, cite=1), answer_cases(args.clapnq, 24, cite=2)
+    verifier.verify(*cited[0])
+    every, answer, worst = all_pairs_p50(trained, cited), verify_p50(verifier, cited), verify_p50(verifier, miscited)
     rows = [
+        Row("verify 3 sentences x 5 passages p50", every, answer, "ms", False, "all 15 pairs", "Verifier.verify"),
+        Row("verify p50 against the goal", 300.0, answer, "ms", False, "goal", "Verifier.verify"),
+        Row("verify p50, no sentence cites support", 300.0, worst, "ms", False, "goal", "Verifier.verify"),
         Row("trained scorer pairs/s", one_by_one, batched, "pairs/s", True, "one pair a call", "score_batch"),
         Row("trained: runtime", pytorch, batched, "pairs/s", True, "fp32 PyTorch", "int8 ONNX"),
         Row("trained: evidence_words=100 option", batched, selected, "pairs/s", True, "windows", "best sentences"),
         Row("heuristic scorer pairs/s", batched, fast, "pairs/s", True, "trained, batched", "heuristic"),
     ]
-    write_result("verifier", rows, [f"{len(pairs)} CLAPNQ (passage, answer) pairs, half of them mismatched"])
+    notes = [
+        f"{len(pairs)} CLAPNQ (passage, answer) pairs, half of them mismatched",
+        f"verify: {len(cited)} CLAPNQ answers of 3 sentences against 5 passages (see the module's docstring)",
+    ]
+    write_result("verifier", rows, notes)
 
 
 if __name__ == "__main__":
