@@ -10,8 +10,16 @@ from pathlib import Path
 import pytest
 
 from rag.config import Settings
+from rag.records import Chunk, Passage
+from rag.verify.claims import parse_citations
 from rag.verify.contradiction import conflicts, polarity_flips, substitutions
-from rag.verify.scoring import load_scorer
+from rag.verify.scoring import SupportScorer, load_scorer
+from rag.verify.verifier import Verifier
+
+
+def passage(text: str) -> Passage:
+    return Passage(Chunk(1, "manual", 0, text, 0, len(text)), score=1.0, rank=1)
+
 
 PAIRS = [json.loads(line) for line in (Path(__file__).parent.parent / "data/verifier/contradictions.jsonl").open()]
 
@@ -93,9 +101,28 @@ KNOWN_FAILURES = {
 
 
 @pytest.fixture(scope="module")
-def default_scores() -> tuple[list[float], float]:
-    scorer = load_scorer(Settings())
-    return scorer.score_batch([(p["premise"], p["claim"]) for p in PAIRS]), scorer.threshold
+def default_scorer() -> SupportScorer:
+    return load_scorer(Settings())
+
+
+@pytest.fixture(scope="module")
+def default_scores(default_scorer: SupportScorer) -> tuple[list[float], float]:
+    return default_scorer.score_batch([(p["premise"], p["claim"]) for p in PAIRS]), default_scorer.threshold
+
+
+MANUAL = (
+    "The tcb argument of tcb_alloc is a pointer to a task control block. The tcb in tcb_alloc stands for Task "
+    "Control Block. The block must be freed with tcb_free once the task has ended."
+)
+
+
+@pytest.mark.slow
+def test_an_invented_expansion_is_not_shown_as_verified(default_scorer: SupportScorer) -> None:
+    # the libffi case in our words: asked what tcb stands for, a small generator invents an expansion
+    answer = "The tcb in tcb_alloc stands for Thread Cache Buffer [1]. The block must be freed with tcb_free [1]."
+    invented, faithful = Verifier(default_scorer).verify(parse_citations(answer, 1), [passage(MANUAL)])
+    assert invented.verdict.status == "unsupported" and invented.citations == ()
+    assert faithful.verdict.status == "supported"
 
 
 @pytest.mark.slow
