@@ -9,6 +9,7 @@ from rag.errors import UnknownNameError
 from rag.fakes import OverlapScorer
 from rag.records import Chunk, Passage, SentenceSpan
 from rag.verify.claims import is_abstention, parse_citations
+from rag.verify.contradiction import CONFLICT_CAP
 from rag.verify.policies import UNSUPPORTED_MARK, render
 from rag.verify.verifier import Verifier
 
@@ -84,6 +85,17 @@ def test_other_passages_are_read_only_when_the_own_citations_do_not_support() ->
     assert kept.verdict.status == "supported" and kept.support_by_passage[1:] == (None, None)
     assert recited.verdict.status == "recited" and None not in recited.support_by_passage
     assert [c.n for c in recited.citations] == [2]
+
+
+def test_exact_names_refuses_a_name_the_passage_never_mentions_without_scoring_it() -> None:
+    scorer = OverlapScorer(threshold=0.6)
+    claims = parse_citations("The railway opened in 1894 under Lord Ashby [1].", len(PASSAGES))
+    [lenient] = Verifier(scorer).verify(claims, PASSAGES)
+    scorer.pairs = 0
+    [strict] = Verifier(scorer, exact_names=True).verify(claims, PASSAGES)
+    assert lenient.verdict.status == "supported"  # most of its words are in passage 1
+    assert strict.verdict.status == "unsupported" and strict.support_by_passage == (CONFLICT_CAP,) * 3
+    assert scorer.pairs == 0  # no passage mentions Ashby: nothing needed scoring
 
 
 def test_only_supporting_citations_are_kept() -> None:

@@ -94,13 +94,18 @@ class Verifier:
         sentences: Sequence[Claim],
         passages: Sequence[Passage],
     ) -> None:
-        """Score each (sentence index, passage number) in `wanted` in one batch into scores[i][n - 1]."""
+        """Score each (sentence index, passage number) in `wanted` in one batch into scores[i][n - 1]. With
+        exact_names, a passage that does not mention all of the sentence's names and numbers gets CONFLICT_CAP
+        without being scored (its support could be no higher)."""
+        if self.exact_names:
+            for i, n in wanted:
+                if unstated(sentences[i].text, _source(passages[n - 1])):
+                    scores[i][n - 1] = CONFLICT_CAP
+            wanted = [(i, n) for i, n in wanted if scores[i][n - 1] is None]
         if not wanted:
             return
         values = self.scorer.score_batch([(passages[n - 1].chunk.text, sentences[i].text) for i, n in wanted])
         for (i, n), value in zip(wanted, values, strict=True):
-            if self.exact_names and unstated(sentences[i].text, _source(passages[n - 1])):
-                value = min(value, CONFLICT_CAP)
             scores[i][n - 1] = value
 
     def _judge(self, sentence: Claim, evidence: _Evidence) -> tuple[Verdict, list[int]]:
