@@ -6,6 +6,9 @@
 #                                  unanswerable alternating; LIMIT= (empty) runs all 275 (hours on 2 cores)
 #   make eval-generated            after eval-clapnq LIMIT=48: how many of the generator's judged sentences (data/judged)
 #                                  each scorer passes (supported or invented)
+#   make eval-halueval-train       40 HaluEval QA train questions over their own knowledge, free composition
+#                                  (runs/halueval-train/run): the raw sentences judged in data/judged; then
+#                                  make eval-generated CLAPNQ_OUT=runs/halueval-train/run
 #   make eval-realdocs             the real-documentation set (data/realdocs, built from the installed packages' docs):
 #                                  its test split (45 questions) against its index (REALDOCS_SPLIT=dev for the dev split)
 #   make eval-compositions         CLAPNQ (48) and realdocs (test) once per composition strategy (COMPOSITIONS), then
@@ -25,7 +28,7 @@ REALDOCS_SPLIT ?= test
 COMPOSITIONS ?= extractive quote free
 EVAL_FLAGS = --judge $(JUDGE) $(if $(FAIL_UNDER),--fail-under $(FAIL_UNDER))
 
-.PHONY: eval eval-clapnq eval-generated eval-realdocs eval-compositions
+.PHONY: eval eval-clapnq eval-generated eval-halueval-train eval-realdocs eval-compositions
 
 eval: ingest
 	$(RAG) eval --dataset $(EVAL_SET) --index $(INDEX) --out $(EVAL_OUT) $(EVAL_FLAGS)
@@ -42,6 +45,13 @@ eval-clapnq: setup
 eval-generated: setup
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m eval.generated_support --run $(CLAPNQ_OUT) \
 		--scorer trained,heuristic
+
+HALUEVAL_OUT ?= runs/halueval-train
+eval-halueval-train: setup
+	$(BIN)/python -m eval.halueval_set $(SHARED)/halueval/qa_dev.jsonl --out $(HALUEVAL_OUT)
+	$(RAG) ingest $(HALUEVAL_OUT)/corpus.jsonl --index $(HALUEVAL_OUT)/index
+	RAG_COMPOSITION=free RAG_CONSTRAIN_OUTPUT=false $(RAG) eval --dataset $(HALUEVAL_OUT)/questions.jsonl \
+		--index $(HALUEVAL_OUT)/index --out $(HALUEVAL_OUT)/run $(EVAL_FLAGS)
 
 eval-realdocs: setup
 	$(BIN)/python data/realdocs/build.py --out $(REALDOCS_OUT)
