@@ -36,6 +36,7 @@ from rag.index.embedding import Embedder
 log = logging.getLogger(__name__)
 
 LOCAL_CPUS = 2  # a local Ray instance takes at most this many CPUs
+LOCAL_START_ATTEMPTS = 3
 BLOCKS_PER_WORKER = 4  # the file list is split into this many blocks per worker, so every worker gets some
 DOCUMENTS_PER_BATCH = 32  # documents per chunking and embedding call, and per bulk write on the driver
 EmbedderFactory = Callable[[], Any]
@@ -203,6 +204,20 @@ class RayIngestor(Ingestor):
         )
 
 
+def start_local(ray: Any, options: dict[str, Any]) -> None:
+    """A local Ray instance of at most LOCAL_CPUS CPUs. Ray gives its raylet a fixed 30 s to register; on a loaded
+    machine that can run out, so a start that times out is shut down and tried LOCAL_START_ATTEMPTS times."""
+    for attempt in range(1, LOCAL_START_ATTEMPTS + 1):
+        try:
+            ray.init(num_cpus=min(LOCAL_CPUS, os.cpu_count() or 1), **options)
+            return
+        except Exception as error:
+            if "timed out during startup" not in str(error) or attempt == LOCAL_START_ATTEMPTS:
+                raise
+            log.warning("Ray did not start in time (attempt %d of %d); trying again", attempt, LOCAL_START_ATTEMPTS)
+            ray.shutdown()
+
+
 def connect(address: str | None, workers: int | None) -> int:
     """Join the Ray cluster at `address` (or start a local instance, at most LOCAL_CPUS CPUs) unless this
     process already has; the number of embedder actors: `workers`, or one per CPU of the cluster."""
@@ -216,7 +231,7 @@ def connect(address: str | None, workers: int | None) -> int:
             if address:
                 ray.init(address=address, **options)
             else:
-                ray.init(num_cpus=min(LOCAL_CPUS, os.cpu_count() or 1), **options)
+                start_local(ray, options)
         except Exception as error:  # ConnectionError, and Ray's own for a bad or unreachable address
             where = f"reach the Ray cluster at {address!r} (setting ray_address)" if address else "start Ray here"
             raise RagError(f"cannot {where}: {error}") from None

@@ -192,3 +192,32 @@ def test_killed_ray_ingest_leaves_the_live_index(corpus: Path, tmp_path: Path, f
     assert report.added == 200, "the next ingest recovers and completes"
     after = snapshot(index)
     assert after["vectors"] == sorted(r[0] for r in after["chunks"]) and not list(index.glob(".staging-*"))
+
+
+class FlakyRay:
+    """A stand-in for the ray module whose first `failures` starts run out of Ray's start-up wait."""
+
+    def __init__(self, failures: int, message: str = "The current node timed out during startup.") -> None:
+        self.failures, self.message, self.calls = failures, message, []
+
+    def init(self, **options: Any) -> None:
+        self.calls.append("init")
+        if self.calls.count("init") <= self.failures:
+            raise RuntimeError(self.message)
+
+    def shutdown(self) -> None:
+        self.calls.append("shutdown")
+
+
+def test_a_local_start_that_times_out_is_shut_down_and_tried_again() -> None:
+    from ingest.ray_engine import LOCAL_START_ATTEMPTS, start_local
+
+    ray = FlakyRay(failures=LOCAL_START_ATTEMPTS - 1)
+    start_local(ray, {})
+    assert ray.calls == ["init", "shutdown"] * (LOCAL_START_ATTEMPTS - 1) + ["init"]
+    with pytest.raises(RuntimeError, match="timed out"):
+        start_local(FlakyRay(failures=LOCAL_START_ATTEMPTS), {})
+    other = FlakyRay(failures=1, message="address already in use")
+    with pytest.raises(RuntimeError, match="address"):
+        start_local(other, {})  # only the start-up timeout is tried again
+    assert other.calls == ["init"]
