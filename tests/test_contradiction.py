@@ -12,7 +12,7 @@ import pytest
 from rag.config import Settings
 from rag.records import Chunk, Passage
 from rag.verify.claims import parse_citations
-from rag.verify.contradiction import conflicts, polarity_flips, substitutions
+from rag.verify.contradiction import conflicts, other_subjects, polarity_flips, substitutions
 from rag.verify.scoring import SupportScorer, load_scorer
 from rag.verify.verifier import Verifier
 
@@ -139,3 +139,13 @@ def test_default_scorer_decides_the_hand_written_pair(default_scores: tuple[list
     scores, threshold = default_scores
     pair = PAIRS[index]
     assert (scores[index] >= threshold) == bool(pair["label"]), f"{pair['claim']!r} scored {scores[index]:.3f}"
+
+
+def test_a_claim_about_another_subject_is_found() -> None:
+    premise = (
+        "Ines Valo (born 1950) is a Finnish potter. Karl Ostrow (born 3 May 1947) is a German sculptor, painter "
+        "and teacher."
+    )
+    assert other_subjects(premise, "Ines Valo (born 3 May 1947) is a German sculptor, painter and teacher.")
+    assert other_subjects(premise, "Karl Ostrow (born 3 May 1947) is a German sculptor and painter.") == []
+    assert other_subjects(premise, "Ostrow is a German sculptor, painter and teacher.") == []

@@ -1,14 +1,17 @@
 """Contradictions the project's scorers veto whatever their model says: a claim that expands an abbreviation
 otherwise than the passage does ("cif stands for C Interchangeable Function" against "cif is short for Call
 InterFace"), uses the antonym of what the passage's sentence about the same thing says (open/closed,
-rose/fell, before/after, older/younger, ...), or puts its own name, number, month or weekday where the passage's
+rose/fell, before/after, older/younger, ...), puts its own name, number, month or weekday where the passage's
 sentence the claim copies has another there ("awarded to Maya Lindqvist in 2019" against "awarded to
-Priya Raman in 2019", "ten books" against "six books"). `conflicts(premise, claim)` lists them and `capped()`
-caps the support of such claims at CONFLICT_CAP.
+Priya Raman in 2019", "ten books" against "six books"), drops or adds a negation in a sentence it copies, or says
+of its subject what the passage says of another. `conflicts(premise, claim)` lists them and `capped()` caps the
+support of such claims at CONFLICT_CAP.
 
 Only rules that almost never fire on supported claims are vetoes. Measured on the dev splits (supported claims
 flagged / unsupported flagged): antonyms 0/36 and 0/69 on WiCE, 1/500 and 1/500 on HaluEval, 1/331 and 3/441 on
-the synthetic claims; expansions never fired on supported claims. Missing names, missing numbers and negation
+the synthetic claims; expansions never fired on supported claims. The substitution, negation and other-subject
+rules (2026-12-02) together: 1/36, 1/500 and 1/173 supported dev claims, and 4 of 414 CLAPNQ gold answer
+sentences against their own gold passage. Missing names, missing numbers and negation
 mismatches fire on 8 to 37% of supported claims, so they stay soft features of the calibrated scorer
 (rag.verify.heuristic), not vetoes.
 """
@@ -122,6 +125,9 @@ SAME_POLARITY_WORDING = 0.8
 # of up to SUBSTITUTE_WORDS words; a negation with at most FLIP_WORDS words around it ("no" for "an", "not" alone)
 SUBSTITUTE_WORDS = 4
 FLIP_WORDS = 2
+# a claim about another subject: the rest of it copies this share of a sentence about someone else
+SAME_SUBJECT_WORDING = 0.8
+SAME_SUBJECT_MIN_WORDS = 4
 
 
 def conflicts(premise: str, claim: str) -> list[str]:
@@ -132,7 +138,7 @@ def conflicts(premise: str, claim: str) -> list[str]:
     best = best_sentence(premise, claim) or best_sentence(premise, claim, split_clauses=False)
     if best is not None:
         found += antonyms(best, claim)
-    return found + substitutions(premise, claim) + polarity_flips(premise, claim)
+    return found + substitutions(premise, claim) + polarity_flips(premise, claim) + other_subjects(premise, claim)
 
 
 def capped(pairs: Sequence[tuple[str, str]], scores: Sequence[float]) -> list[float]:
@@ -261,6 +267,37 @@ def substitutions(premise: str, claim: str) -> list[str]:
             if word in missing and instead:
                 found.append(f"the passage says {instead[0]}, not {word}")
     return found
+
+
+def leading_names(words: list[tuple[str, str | None]]) -> int:
+    """How many of the tagged words open the text as its subject's name (after an optional "the")."""
+    count = 1 if words and words[0][0] == "the" else 0
+    while count < len(words) and words[count][1] == "name":
+        count += 1
+    return count if any(kind == "name" for _, kind in words[:count]) else 0
+
+
+def other_subjects(premise: str, claim: str) -> list[str]:
+    """A claim that says of its subject what a premise sentence says of another ("Cia Berg (born October 10, 1954)
+    is an American rock vocalist" from "David Lee Roth (born October 10, 1954) is an American rock vocalist"):
+    the two open with names sharing no word, and the rest of the claim (at least SAME_SUBJECT_MIN_WORDS words)
+    copies at least SAME_SUBJECT_WORDING of the rest of the sentence, in order."""
+    claimed = tagged(claim)
+    subject = leading_names(claimed)
+    rest = [word for word, _ in claimed[subject:]]
+    if not subject or len(rest) < SAME_SUBJECT_MIN_WORDS:
+        return []
+    names = {word for word, kind in claimed[:subject] if kind == "name"}
+    for sentence in sentences(premise) or [premise]:
+        source = tagged(sentence)
+        other = leading_names(source)
+        theirs = {word for word, kind in source[:other] if kind == "name"}
+        if not theirs or theirs & names:
+            continue
+        matcher = SequenceMatcher(None, rest, [word for word, _ in source[other:]], autojunk=False)
+        if sum(block.size for block in matcher.get_matching_blocks()) / len(rest) >= SAME_SUBJECT_WORDING:
+            return [f"the passage says this of {' '.join(w for w, _ in source[:other])}"]
+    return []
 
 
 def polarity_flips(premise: str, claim: str) -> list[str]:
