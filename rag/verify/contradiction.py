@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 from rag.text import NAME, NEGATIONS, NUMBER, STOPWORDS, WORD, content_stems, sentences, wordset
 
@@ -167,11 +168,11 @@ def other_expansions(premise: str, claim: str) -> list[str]:
     ]
 
 
-def best_sentence(premise: str, claim: str, without: set[str] = frozenset(), split_clauses: bool = True) -> str | None:
+def best_sentence(premise: str, claim: str, split_clauses: bool = True) -> str | None:
     """The premise clause (a sentence, or a part of one between commas, semicolons, "and", "but", "while"; or with
-    split_clauses=False a whole sentence) that says most of the claim's content words other than `without`, if it says
-    at least SAME_THING of them."""
-    wanted = content_stems(claim) - content_stems(" ".join(without))
+    split_clauses=False a whole sentence) that says most of the claim's content words, if it says at least
+    SAME_THING of them."""
+    wanted = content_stems(claim)
     if not wanted:
         return None
     parts = sentences(premise) or [premise]
@@ -201,42 +202,54 @@ def unstated(claim: str, source: str) -> list[str]:
     return sorted(n for n in names | figures if n.lower() not in STOPWORDS and n.lower() not in lowered)
 
 
-def tagged(text: str) -> list[tuple[str, str | None]]:
+Tagged = tuple[tuple[str, str | None], ...]
+
+
+@lru_cache(maxsize=4096)
+def tagged(text: str) -> Tagged:
     """The text's words, lower-cased (possessives cut, number words as digits), each with its slot kind: "name"
     (a capitalised word after a sentence's first, or a first one followed by another), "figure", "month",
-    "weekday", or None."""
+    "weekday", or None. Cached: every rule reads the same claim and passage sentences."""
+    return tuple(tag for sentence in sentences(text) or [text] for tag in _tagged_sentence(sentence))
+
+
+def _tagged_sentence(sentence: str) -> list[tuple[str, str | None]]:
     found: list[tuple[str, str | None]] = []
-    for sentence in sentences(text) or [text]:
-        words = WORD.findall(sentence)
-        for i, word in enumerate(words):
-            lowered = word.lower().removesuffix("'s").rstrip("'")
-            if lowered.endswith("n't") and lowered != "n't":  # "aren't" as "are n't", as tokenised text writes it
-                found.append((lowered.removesuffix("n't"), None))
-                lowered = "n't"
-            capital = word[0].isupper()
-            if capital and lowered in MONTHS:
-                found.append((lowered, "month"))
-            elif capital and lowered in WEEKDAYS:
-                found.append((lowered, "weekday"))
-            elif NUMBER.fullmatch(word) or lowered in NUMBER_WORDS:
-                found.append((NUMBER_WORDS.get(lowered, word.replace(",", "")), "figure"))
-            elif capital and lowered not in STOPWORDS and (i > 0 or (len(words) > 1 and words[1][0].isupper())):
-                found.append((lowered, "name"))
-            else:
-                found.append((lowered, None))
+    words = WORD.findall(sentence)
+    for i, word in enumerate(words):
+        lowered = word.lower().removesuffix("'s").rstrip("'")
+        if lowered.endswith("n't") and lowered != "n't":  # "aren't" as "are n't", as tokenised text writes it
+            found.append((lowered.removesuffix("n't"), None))
+            lowered = "n't"
+        capital = word[0].isupper()
+        if capital and lowered in MONTHS:
+            found.append((lowered, "month"))
+        elif capital and lowered in WEEKDAYS:
+            found.append((lowered, "weekday"))
+        elif NUMBER.fullmatch(word) or lowered in NUMBER_WORDS:
+            found.append((NUMBER_WORDS.get(lowered, word.replace(",", "")), "figure"))
+        elif capital and lowered not in STOPWORDS and (i > 0 or (len(words) > 1 and words[1][0].isupper())):
+            found.append((lowered, "name"))
+        else:
+            found.append((lowered, None))
     return found
 
 
-def copied_sentence(
-    premise: str, claimed: list[tuple[str, str | None]]
-) -> tuple[float, list[tuple[str, str | None]], SequenceMatcher]:
-    """The premise sentence sharing most of the claim's words in order (tagged), the share, and their alignment."""
-    claim_words = [word for word, _ in claimed]
-    best: tuple[float, list[tuple[str, str | None]], SequenceMatcher] | None = None
+def in_order(words: Sequence[str], source: Tagged) -> tuple[float, SequenceMatcher]:
+    """The share of `words` that `source` has in the same order, and their alignment."""
+    matcher = SequenceMatcher(None, words, [word for word, _ in source], autojunk=False)
+    return sum(block.size for block in matcher.get_matching_blocks()) / max(1, len(words)), matcher
+
+
+@lru_cache(maxsize=1024)
+def copied_sentence(premise: str, claim: str) -> tuple[float, Tagged, SequenceMatcher]:
+    """The premise sentence (tagged) sharing most of the claim's words in order, the share, and their alignment.
+    Cached: the substitution and negation rules both ask for it."""
+    claim_words = [word for word, _ in tagged(claim)]
+    best: tuple[float, Tagged, SequenceMatcher] | None = None
     for sentence in sentences(premise) or [premise]:
         source = tagged(sentence)
-        matcher = SequenceMatcher(None, claim_words, [word for word, _ in source], autojunk=False)
-        share = sum(block.size for block in matcher.get_matching_blocks()) / max(1, len(claim_words))
+        share, matcher = in_order(claim_words, source)
         if best is None or share > best[0]:
             best = (share, source, matcher)
     assert best is not None
@@ -251,7 +264,7 @@ def substitutions(premise: str, claim: str) -> list[str]:
     missing = {word for word, kind in claimed if kind is not None and not set(word.split("-")) <= known}
     if not missing:
         return []
-    share, source, matcher = copied_sentence(premise, claimed)
+    share, source, matcher = copied_sentence(premise, claim)
     if share < SAME_WORDING:
         return []
     claim_words = {word for word, _ in claimed}
@@ -269,7 +282,7 @@ def substitutions(premise: str, claim: str) -> list[str]:
     return found
 
 
-def leading_names(words: list[tuple[str, str | None]]) -> int:
+def leading_names(words: Tagged) -> int:
     """How many of the tagged words open the text as its subject's name (after an optional "the")."""
     count = 1 if words and words[0][0] == "the" else 0
     while count < len(words) and words[count][1] == "name":
@@ -294,8 +307,7 @@ def other_subjects(premise: str, claim: str) -> list[str]:
         theirs = {word for word, kind in source[:other] if kind == "name"}
         if not theirs or theirs & names:
             continue
-        matcher = SequenceMatcher(None, rest, [word for word, _ in source[other:]], autojunk=False)
-        if sum(block.size for block in matcher.get_matching_blocks()) / len(rest) >= SAME_SUBJECT_WORDING:
+        if in_order(rest, source[other:])[0] >= SAME_SUBJECT_WORDING:
             return [f"the passage says this of {' '.join(w for w, _ in source[:other])}"]
     return []
 
@@ -305,7 +317,7 @@ def polarity_flips(premise: str, claim: str) -> list[str]:
     least SAME_POLARITY_WORDING) has and the claim drops, or the reverse, at the same place (in a run of at most
     FLIP_WORDS differing words)."""
     claimed = tagged(claim)
-    share, source, matcher = copied_sentence(premise, claimed)
+    share, source, matcher = copied_sentence(premise, claim)
     if share < SAME_POLARITY_WORDING:
         return []
     found = []
