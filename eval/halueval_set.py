@@ -1,7 +1,7 @@
 """HaluEval QA train items as a small corpus and eval set, to judge what the default generator writes on them (the
 product-sentence labels in data/judged, beside CLAPNQ's):
 
-    python -m eval.halueval_set ../shared/data/halueval/qa_dev.jsonl --out runs/halueval-train [--limit 40]
+    python -m eval.halueval_set ../shared/data/halueval/qa_dev.jsonl --out runs/halueval-train [--limit 40] [--skip 0]
 
 Writes OUT/corpus.jsonl (each item's knowledge as one passage, id halueval-N for line N of the file) and
 OUT/questions.jsonl (each question with its right answer and its own knowledge as the gold passage). Only items of
@@ -19,15 +19,16 @@ from eval.datasets import EvalItem, read_jsonl, write_items
 from eval.pairs import HALUEVAL_DEV, HALUEVAL_HELDOUT, assign_splits
 
 
-def train_items(path: Path, limit: int) -> list[tuple[int, dict]]:
-    """(line number, record) of the first `limit` HaluEval QA records of the train split."""
+def train_items(path: Path, limit: int, skip: int = 0) -> list[tuple[int, dict]]:
+    """(line number, record) of `limit` HaluEval QA records of the train split, after its first `skip`."""
     records = list(read_jsonl(path))
     splits = assign_splits([r["question"] for r in records], HALUEVAL_HELDOUT, HALUEVAL_DEV)
-    return [(n, r) for n, (r, split) in enumerate(zip(records, splits, strict=True)) if split == "train"][:limit]
+    train = [(n, r) for n, (r, split) in enumerate(zip(records, splits, strict=True)) if split == "train"]
+    return train[skip : skip + limit]
 
 
-def write_set(path: Path, out: Path, limit: int) -> int:
-    items = train_items(path, limit)
+def write_set(path: Path, out: Path, limit: int, skip: int = 0) -> int:
+    items = train_items(path, limit, skip)
     out.mkdir(parents=True, exist_ok=True)
     with (out / "corpus.jsonl").open("w", encoding="utf-8") as corpus:
         for n, record in items:
@@ -41,8 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("qa", type=Path, help="HaluEval's qa_dev.jsonl")
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--limit", type=int, default=40)
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first SKIP train items")
     args = parser.parse_args(argv)
-    print(f"{write_set(args.qa, args.out, args.limit)} questions written to {args.out}")
+    print(f"{write_set(args.qa, args.out, args.limit, args.skip)} questions written to {args.out}")
     return 0
 
 

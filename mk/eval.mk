@@ -47,14 +47,17 @@ eval-generated: setup
 		--scorer trained,heuristic
 
 HALUEVAL_OUT ?= runs/halueval-train
+HALUEVAL_LIMIT ?= 40
+HALUEVAL_SKIP ?= 0
 eval-halueval-train: setup
-	$(BIN)/python -m eval.halueval_set $(SHARED)/halueval/qa_dev.jsonl --out $(HALUEVAL_OUT)
+	$(BIN)/python -m eval.halueval_set $(SHARED)/halueval/qa_dev.jsonl --out $(HALUEVAL_OUT) \
+		--limit $(HALUEVAL_LIMIT) --skip $(HALUEVAL_SKIP)
 	$(RAG) ingest $(HALUEVAL_OUT)/corpus.jsonl --index $(HALUEVAL_OUT)/index
 	RAG_COMPOSITION=free RAG_CONSTRAIN_OUTPUT=false $(RAG) eval --dataset $(HALUEVAL_OUT)/questions.jsonl \
 		--index $(HALUEVAL_OUT)/index --out $(HALUEVAL_OUT)/run $(EVAL_FLAGS)
 
 eval-realdocs: setup
-	$(BIN)/python data/realdocs/build.py --out $(REALDOCS_OUT)
+	$(BIN)/python data/realdocs/build.py --out $(REALDOCS_OUT) --fetch $(REALDOCS_OUT)/site
 	$(RAG) ingest $(REALDOCS_OUT)/corpus --index $(REALDOCS_INDEX) --prune
 	$(RAG) eval --dataset $(REALDOCS_OUT)/$(REALDOCS_SPLIT).jsonl --index $(REALDOCS_INDEX) \
 		--out $(REALDOCS_OUT)/$(REALDOCS_SPLIT)-run $(EVAL_FLAGS)

@@ -9,9 +9,11 @@ checks every hash, and writes
     DIR/dev.jsonl, DIR/test.jsonl  the questions in the project's eval-set format
 
 A document whose text differs (usually another version of the package is installed) is skipped with a
-warning, and so is every answerable question that points into it.
+warning, and so is every answerable question that points into it. With --fetch DIR, each package whose recorded
+version is not the installed one is first installed at that version into DIR (pip, no dependencies, nothing
+imported) and read from there, so the set does not depend on what the interpreter happens to have.
 
-Usage: python data/realdocs/build.py --out runs/realdocs
+Usage: python data/realdocs/build.py --out runs/realdocs [--fetch runs/realdocs/site]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import metadata
@@ -59,26 +62,57 @@ def warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def extract_text(package: str, kind: str, path: str | None) -> str:
+def installed_version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def find_distribution(entry: Entry, site: Path | None) -> metadata.Distribution | None:
+    """The entry's distribution at its recorded version in `site`, else the interpreter's own (any version)."""
+    if site is not None:
+        for dist in metadata.distributions(name=entry.package, path=[str(site)]):
+            if dist.version == entry.version:
+                return dist
+    try:
+        return metadata.distribution(entry.package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def fetch(entries: list[Entry], site: Path) -> None:
+    """Install into `site` each recorded package version that the interpreter does not have (no dependencies)."""
+    wanted = sorted({f"{e.package}=={e.version}" for e in entries if installed_version(e.package) != e.version})
+    present = {f"{d.metadata['Name']}=={d.version}".lower() for d in metadata.distributions(path=[str(site)])}
+    wanted = [w for w in wanted if w.lower() not in present]
+    if not wanted:
+        return
+    print(f"realdocs: fetching {', '.join(wanted)} into {site}", file=sys.stderr)
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(site), *wanted]
+    if subprocess.run(command, check=False).returncode:
+        warn(f"pip could not fetch {', '.join(wanted)}: their documents will be skipped")
+
+
+def extract_text(dist: metadata.Distribution, kind: str, path: str | None) -> str:
     """The document text as installed: the METADATA body, or a file's exact contents (no newline translation)."""
-    dist = metadata.distribution(package)
     if kind == "metadata":
         payload = dist.metadata.get_payload()  # type: ignore[attr-defined]  # an email.message.Message
         return payload if isinstance(payload, str) else ""
     if kind == "file" and path:
         return Path(str(dist.locate_file(path))).read_bytes().decode("utf-8")
-    raise ValueError(f"{package}: unknown document kind {kind!r}")
+    raise ValueError(f"{dist.name}: unknown document kind {kind!r}")
 
 
-def load_text(entry: Entry) -> str | None:
-    """The entry's text if the installed package yields exactly the recorded text, else None (with a warning)."""
-    try:
-        installed = metadata.version(entry.package)
-    except metadata.PackageNotFoundError:
+def load_text(entry: Entry, site: Path | None = None) -> str | None:
+    """The entry's text if its package yields exactly the recorded text, else None (with a warning)."""
+    dist = find_distribution(entry, site)
+    if dist is None:
         warn(f"skipping {entry.doc_id}: {entry.package} {entry.version} expected, not installed")
         return None
+    installed = dist.version
     try:
-        text = extract_text(entry.package, entry.kind, entry.path)
+        text = extract_text(dist, entry.kind, entry.path)
     except (OSError, UnicodeDecodeError) as error:
         warn(
             f"skipping {entry.doc_id}: {entry.package} {entry.version} expected, {installed} installed"
@@ -131,11 +165,14 @@ def write_jsonl(path: Path, items: list[dict]) -> None:
             out.write(json.dumps(item, ensure_ascii=False) + "\n")
 
 
-def build(out: Path, corpus_file: Path, questions_file: Path, *, strict: bool = False) -> int:
+def build(out: Path, corpus_file: Path, questions_file: Path, *, strict: bool = False, site: Path | None = None) -> int:
     entries = [Entry.from_dict(record) for record in json.loads(corpus_file.read_text(encoding="utf-8"))]
+    out.mkdir(parents=True, exist_ok=True)
+    if site is not None:
+        fetch(entries, site)
     texts: dict[str, str] = {}
     for entry in entries:
-        text = load_text(entry)
+        text = load_text(entry, site)
         if text is None:
             continue
         target = out / "corpus" / entry.doc_id
@@ -168,9 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=HERE / "corpus.json", help="corpus manifest")
     parser.add_argument("--questions", type=Path, default=HERE / "questions.jsonl", help="question set")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 if anything was skipped")
+    parser.add_argument(
+        "--fetch", type=Path, metavar="DIR", help="install recorded versions the interpreter lacks into DIR, read them"
+    )
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    return build(args.out, args.corpus, args.questions, strict=args.strict)
+    return build(args.out, args.corpus, args.questions, strict=args.strict, site=args.fetch)
 
 
 if __name__ == "__main__":
