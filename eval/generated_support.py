@@ -3,12 +3,12 @@
 The benchmark sets (WiCE, HaluEval) hold no sentences like a small generator's: fragments, tautologies, fluent
 topical inventions. data/judged/sentences.jsonl (eval.judged) holds the independent judgements of the sentences
 the generator wrote in eval runs: a sentence is named by its question id and a hash of its text, and labelled
-supported when its retrieved passages state it. The text stays in the run's items.jsonl (it quotes the sources);
-raw sentences without a label are not scored.
+supported when the passages it was generated from state it. The text stays in the run's items.jsonl (it quotes
+the sources); raw sentences without a label are not scored.
 
-Each sentence is scored alone against every retrieved passage (max), before the pipeline's own rules:
+Each sentence is scored alone against every passage the generator read (max), before the pipeline's own rules:
 
-    python -m eval.generated_support --run runs/clapnq --scorer trained,heuristic [--json]
+    python -m eval.generated_support --run runs/clapnq --scorer trained,heuristic [--heldout-only] [--json]
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from eval.report import md_table
 
 @dataclass(frozen=True)
 class JudgedSentence:
-    """A generated sentence, the passages retrieved for its question, and the hand label."""
+    """A generated sentence, the passages the generator read for its question, and the judged label."""
 
     text: str
     passages: tuple[str, ...]
@@ -36,10 +36,11 @@ class JudgedSentence:
 
 
 def judged_sentences(items: Sequence[dict[str, Any]], labels: Labels) -> list[JudgedSentence]:
-    """The labelled raw sentences of an eval run, each with the passages retrieved for its question."""
+    """The labelled raw sentences of an eval run, each with the passages its generator read (the ones the judges
+    saw, eval.judged), not the longer retrieved list."""
     found: list[JudgedSentence] = []
     for item in items:
-        passages = tuple(passage["text"] for passage in item.get("retrieved", []))
+        passages = tuple(passage["text"] for passage in (item.get("answer") or {}).get("passages", []))
         for sentence in (item.get("raw") or {}).get("sentences", []):
             label = labels.sentences.get((str(item["id"]), text_hash(sentence["text"])))
             if label is not None and passages:
@@ -70,10 +71,15 @@ def passed_counts(sentences: Sequence[JudgedSentence], scores: Sequence[float], 
     }
 
 
-def evaluate(run: Path, scorer_names: Sequence[str], labels: Path = LABELS) -> list[dict[str, Any]]:
+def evaluate(
+    run: Path, scorer_names: Sequence[str], labels: Path = LABELS, heldout_only: bool = False
+) -> list[dict[str, Any]]:
+    """With `heldout_only`, only the items that eval.product_pairs holds out of training."""
+    from eval.product_pairs import split_of
     from rag.verify.scoring import load_scorers
 
-    sentences = judged_sentences(list(read_jsonl(run / "items.jsonl")), Labels.load(labels))
+    items = [i for i in read_jsonl(run / "items.jsonl") if not heldout_only or split_of(str(i["id"])) == "heldout"]
+    sentences = judged_sentences(items, Labels.load(labels))
     return [
         {
             "scorer": name,
@@ -107,12 +113,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--scorer", default="trained,heuristic", help="comma-separated scorer names (trained:DIR: the one in DIR)"
     )
     parser.add_argument("--labels", type=Path, default=LABELS, help="folder of the judged labels (eval.judged)")
+    parser.add_argument(
+        "--heldout-only", action="store_true", help="only the items held out of the verifier's product training pairs"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     args = parser.parse_args(argv)
     if not (args.run / "items.jsonl").is_file():
         print(f"error: {args.run / 'items.jsonl'} not found: run `make eval-clapnq LIMIT=48` first", file=sys.stderr)
         return 2
-    results = evaluate(args.run, args.scorer.split(","), args.labels)
+    results = evaluate(args.run, args.scorer.split(","), args.labels, args.heldout_only)
     print(json.dumps(results, indent=2) if args.json else markdown_table(results))
     return 0
 

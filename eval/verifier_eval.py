@@ -140,12 +140,17 @@ BENCHMARKS = {"wice": "wice/claims_dev.jsonl", "halueval": "halueval/qa_dev.json
 CONTRADICTIONS = Path(__file__).resolve().parent.parent / "data" / "verifier" / "contradictions.jsonl"
 
 
-def benchmark(data: Path, scorer_specs: Sequence[str], split: str, out: Path | None) -> list[dict[str, Any]]:
+def benchmark(
+    data: Path, scorer_specs: Sequence[str], split: str, out: Path | None, product_run: Path | None = None
+) -> list[dict[str, Any]]:
     """Every named scorer in one run on WiCE and HaluEval (one split), the project's own synthetic claims (the
-    same split) and its hand-written contradiction and paraphrase pairs (all); out/<scorer>-<dataset>/ per
-    result. A spec `trained:DIR` is the trained scorer with another model directory (a previous verifier)."""
+    same split), its hand-written contradiction and paraphrase pairs (all) and, with `product_run` and the heldout
+    split, the held-out labelled generator sentences of that run (eval.product_pairs); out/<scorer>-<dataset>/
+    per result. A spec `trained:DIR` is the trained scorer with another model directory (a previous verifier)."""
+    from eval.product_pairs import product_pairs
     from eval.synthetic import synthetic_pairs
 
+    product = product_pairs(product_run, "heldout")[0] if product_run and split == "heldout" else []
     results = []
     for spec in scorer_specs:
         scorer = scorer_of(spec)
@@ -158,6 +163,8 @@ def benchmark(data: Path, scorer_specs: Sequence[str], split: str, out: Path | N
         target = out / f"{label(spec)}-contradictions" if out else None
         contradictions = evaluate_verifier(scorer, CONTRADICTIONS, "pairs", target, "all")
         results.append({**contradictions, "format": "contradictions", "scorer": label(spec)})
+        if product:
+            results.append({**measure(scorer, product, "product", split)[0], "scorer": label(spec)})
     if out is not None:
         (out / "table.md").write_text(markdown_table(results), encoding="utf-8")
     return results
@@ -226,11 +233,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--scorer", default="", help="scorer name (comma-separated with --benchmark; trained:DIR for another verifier)"
     )
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--product-run", type=Path, help="with --benchmark --split heldout: also its held-out labelled generator pairs"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.benchmark:
         names = [n for n in args.scorer.split(",") if n] or ["trained", "heuristic"]
-        print(markdown_table(benchmark(args.benchmark, names, args.split, args.out)), end="")
+        results = benchmark(args.benchmark, names, args.split, args.out, args.product_run)
+        print(markdown_table(results), end="")
         return 0
     if args.dataset is None or args.fmt is None:
         parser.error("--dataset and --format are required without --benchmark")

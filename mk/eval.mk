@@ -6,8 +6,9 @@
 #                                  unanswerable alternating; LIMIT= (empty) runs all 275 (hours on 2 cores)
 #   make eval-generated            after eval-clapnq LIMIT=48: how many of the generator's judged sentences (data/judged)
 #                                  each scorer passes (supported or invented)
-#   make eval-halueval-train       40 HaluEval QA train questions over their own knowledge, free composition
-#                                  (runs/halueval-train/run): the raw sentences judged in data/judged; then
+#   make eval-halueval-train       280 HaluEval QA train questions over their own knowledge, free composition
+#                                  (runs/halueval-train/run, ~15 min): the raw sentences judged in data/judged and
+#                                  data/verifier/product.jsonl (the verifier's product pairs); then
 #                                  make eval-generated CLAPNQ_OUT=runs/halueval-train/run
 #   make eval-realdocs             the real-documentation set (data/realdocs, built from the installed packages' docs):
 #                                  its test split (45 questions) against its index (REALDOCS_SPLIT=dev for the dev split)
@@ -47,7 +48,7 @@ eval-generated: setup
 		--scorer trained,heuristic
 
 HALUEVAL_OUT ?= runs/halueval-train
-HALUEVAL_LIMIT ?= 40
+HALUEVAL_LIMIT ?= 280
 HALUEVAL_SKIP ?= 0
 eval-halueval-train: setup
 	$(BIN)/python -m eval.halueval_set $(SHARED)/halueval/qa_dev.jsonl --out $(HALUEVAL_OUT) \

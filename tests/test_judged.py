@@ -33,7 +33,7 @@ def record(
         "question": f"question {item}",
         "answers": ["1894"] if answerable else [],
         "answerable": answerable,
-        "retrieved": PASSAGES,
+        "retrieved": [*PASSAGES, {"text": "It had ten stations."}],  # the generator read only the first two
         "answer": answer,
         "raw": {"text": " ".join(raw), "abstained": not raw, "sentences": [{"text": s} for s in raw]},
     }
@@ -112,7 +112,7 @@ def test_scorer_counts_on_judged_raw_sentences() -> None:
         ("Cats sleep all day.", True),
     ]
     scores = best_scores(sentences, OverlapScorer(threshold=1.0))
-    assert scores == [1.0, 0.0, 0.8, 1.0]
+    assert scores == [1.0, 0.0, 0.8, 1.0]  # against the passages read, as judged: not the third retrieved one
     counts = passed_counts(sentences, scores, threshold=0.9)
     assert counts["passed"] == 2 and counts["passed_unsupported"] == 0 and counts["precision"] == 1.0
     assert passed_counts([JudgedSentence("x", ("x",), True)], [0.5], threshold=2.0)["precision"] is None

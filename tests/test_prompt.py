@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -82,8 +83,9 @@ def test_sources_are_numbered_in_order_with_titles_pages_and_headings() -> None:
     assert prompt.user.rstrip().endswith("Question: When did it open?")
 
 
-def test_header_falls_back_to_source_and_doc_id() -> None:
+def test_an_untitled_source_is_named_by_its_document_id_not_its_path() -> None:
     passage = make_passage(["Text."], title="")
+    passage = replace(passage, chunk=replace(passage.chunk, source="/home/someone/corpus.jsonl#L7"))
     assert source_header(4, passage) == "[4] doc1"
 
 

@@ -58,9 +58,11 @@ def render_question(question: str) -> str:
 
 
 def source_header(n: int, passage: Passage) -> str:
-    """ "[n] Title (page P / Heading > Subheading)", leaving out what is unknown."""
+    """ "[n] Title (page P / Heading > Subheading)", leaving out what is unknown. An untitled source (a jsonl record
+    without one) is named by its document id, not by its file path: the prompt, and so the answer, must not depend
+    on where the corpus lies."""
     chunk = passage.chunk
-    title = chunk.title or chunk.source or chunk.doc_id
+    title = chunk.title or chunk.doc_id
     heading = list(chunk.heading)
     if heading and heading[0].strip() == title.strip():
         heading = heading[1:]

@@ -52,6 +52,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "synthetic dev split joins calibration",
     )
     parser.add_argument(
+        "--product-run", type=Path, help="add the labelled generator sentences of this run (eval.product_pairs)"
+    )
+    parser.add_argument("--product-repeat", type=int, default=1, help="times the product pairs are added")
+    parser.add_argument(
         "--resume", action=argparse.BooleanOptionalAction, default=True, help="continue from --work's checkpoint"
     )
     parser.add_argument("--init", type=Path, help="start from this trained verifier instead of the base encoder")
@@ -72,7 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     checkpoint = args.work / "checkpoint"
     if args.stage in ("all", "train"):
-        pairs = training_set(args.data, args.seed, args.synthetic_repeat, args.replay)
+        pairs = training_set(
+            args.data, args.seed, args.synthetic_repeat, args.replay, args.product_run, args.product_repeat
+        )
         pairs = pairs[: args.max_pairs] if args.max_pairs else pairs
         log.info("training pairs: %d (%d supported)", len(pairs), sum(p.label for p in pairs))
         checkpoint = train(pairs, args.work, args)

@@ -3,6 +3,7 @@ rule-made hard negatives (number changed, entity swapped, negated)."""
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 from collections.abc import Sequence
@@ -11,7 +12,10 @@ from typing import Any
 
 from eval.datasets import read_jsonl
 from eval.pairs import LabeledPair, assign_splits, load_pairs
+from eval.product_pairs import product_pairs
 from eval.synthetic import synthetic_pairs
+
+log = logging.getLogger(__name__)
 
 BASE_MODEL = "all-MiniLM-L6-v2"
 # file under <data>/nli -> pairs sampled (after dropping premises longer than MAX_PREMISE_WORDS), licence
@@ -145,9 +149,17 @@ def hard_negatives(pairs: Sequence[LabeledPair], rng: random.Random) -> list[Lab
     return made
 
 
-def training_set(data: Path, seed: int, synthetic_repeat: int = 0, replay: int | None = None) -> list[LabeledPair]:
-    """Every training pair, shuffled with the seed; the project's own claims (training.verifier.synthetic, train
-    split) are added `synthetic_repeat` times. With `replay`, only that many of the public pairs are kept (a
+def training_set(
+    data: Path,
+    seed: int,
+    synthetic_repeat: int = 0,
+    replay: int | None = None,
+    product_run: Path | None = None,
+    product_repeat: int = 1,
+) -> list[LabeledPair]:
+    """Every training pair, shuffled with the seed; the project's own claims (eval.synthetic, train split) are
+    added `synthetic_repeat` times, and the labelled generator sentences of `product_run` (eval.product_pairs,
+    train split) `product_repeat` times. With `replay`, only that many of the public pairs are kept (a
     continuation of a model already trained on them)."""
     rng = random.Random(seed)
     pairs = sample_nli(data, rng) + sample_halueval(data, rng) + wice_train_pairs(data)
@@ -155,5 +167,10 @@ def training_set(data: Path, seed: int, synthetic_repeat: int = 0, replay: int |
     if replay is not None:
         pairs = rng.sample(pairs, min(replay, len(pairs)))
     pairs += synthetic_pairs(data, "train") * synthetic_repeat
+    if product_run is not None:
+        product, unmatched = product_pairs(product_run, "train")
+        if unmatched:
+            log.warning("%d product labels do not match %s (another generator or checkout)", unmatched, product_run)
+        pairs += product * product_repeat
     rng.shuffle(pairs)
     return pairs
