@@ -8,7 +8,7 @@ the sources); raw sentences without a label are not scored.
 
 Each sentence is scored alone against every passage the generator read (max), before the pipeline's own rules:
 
-    python -m eval.generated_support --run runs/clapnq --scorer trained,heuristic [--heldout-only] [--json]
+    python -m eval.generated_support --run runs/clapnq --scorer trained,heuristic [--generated] [--heldout-only]
 """
 
 from __future__ import annotations
@@ -48,11 +48,40 @@ def judged_sentences(items: Sequence[dict[str, Any]], labels: Labels) -> list[Ju
     return found
 
 
+def sentence_pairs(sentences: Sequence[JudgedSentence]) -> list[tuple[str, str]]:
+    """(passage, sentence) for every passage of every sentence, in order."""
+    return [(passage, s.text) for s in sentences for passage in s.passages]
+
+
+def maxima(sentences: Sequence[JudgedSentence], pair_scores: Sequence[float]) -> list[float]:
+    """Each sentence's highest score over its passages, from the scores of sentence_pairs()."""
+    scores = iter(pair_scores)
+    return [max(next(scores) for _ in s.passages) for s in sentences]
+
+
 def best_scores(sentences: Sequence[JudgedSentence], scorer: Any) -> list[float]:
     """Each sentence's highest support over its passages, all pairs in one batch."""
-    pairs = [(passage, s.text) for s in sentences for passage in s.passages]
-    scores = iter(scorer.score_batch(pairs))
-    return [max(next(scores) for _ in s.passages) for s in sentences]
+    return maxima(sentences, scorer.score_batch(sentence_pairs(sentences)))
+
+
+def as_generated(name: str, scorer: Any, sentences: Sequence[JudgedSentence]) -> list[dict[str, Any]]:
+    """The counts under the rules the pipeline applies to generated sentences (default settings): at
+    generated_support_threshold (or the scorer's own threshold when higher), then also with the second opinion."""
+    from rag.config import Settings
+    from rag.verify.scoring import load_second_opinion
+    from rag.verify.verifier import second_opinion
+
+    settings = Settings(scorer=scorer.name) if name == scorer.name else Settings()
+    threshold = max(settings.generated_support_threshold or 0.0, scorer.threshold)
+    pairs = sentence_pairs(sentences)
+    values = scorer.score_batch(pairs)
+    rows = [{"scorer": f"{name} at {threshold:.2f}", **passed_counts(sentences, maxima(sentences, values), threshold)}]
+    second = load_second_opinion(settings)
+    if second is not None and second.name != scorer.name:
+        doubted = maxima(sentences, second_opinion(pairs, values, threshold, second))
+        label = f"{name} at {threshold:.2f} + {second.name}"
+        rows.append({"scorer": label, **passed_counts(sentences, doubted, threshold)})
+    return rows
 
 
 def passed_counts(sentences: Sequence[JudgedSentence], scores: Sequence[float], threshold: float) -> dict[str, Any]:
@@ -72,22 +101,27 @@ def passed_counts(sentences: Sequence[JudgedSentence], scores: Sequence[float], 
 
 
 def evaluate(
-    run: Path, scorer_names: Sequence[str], labels: Path = LABELS, heldout_only: bool = False
+    run: Path,
+    scorer_names: Sequence[str],
+    labels: Path = LABELS,
+    heldout_only: bool = False,
+    generated: bool = False,
 ) -> list[dict[str, Any]]:
-    """With `heldout_only`, only the items that eval.product_pairs holds out of training."""
+    """Each scorer at its own threshold or, with `generated`, under the rules for generated sentences (as_generated).
+    With `heldout_only`, only the items that eval.product_pairs holds out of training."""
     from eval.product_pairs import split_of
     from rag.verify.scoring import load_scorers
 
     items = [i for i in read_jsonl(run / "items.jsonl") if not heldout_only or split_of(str(i["id"])) == "heldout"]
     sentences = judged_sentences(items, Labels.load(labels))
-    return [
-        {
-            "scorer": name,
-            "run": str(run),
-            **passed_counts(sentences, best_scores(sentences, scorer), scorer.threshold),
-        }
-        for name, scorer in zip(scorer_names, load_scorers(scorer_names), strict=True)
-    ]
+    results = []
+    for name, scorer in zip(scorer_names, load_scorers(scorer_names), strict=True):
+        if generated:
+            rows = as_generated(name, scorer, sentences)
+        else:
+            rows = [{"scorer": name, **passed_counts(sentences, best_scores(sentences, scorer), scorer.threshold)}]
+        results += [{**row, "run": str(run)} for row in rows]
+    return results
 
 
 def markdown_table(results: Sequence[dict[str, Any]]) -> str:
@@ -114,6 +148,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--labels", type=Path, default=LABELS, help="folder of the judged labels (eval.judged)")
     parser.add_argument(
+        "--generated",
+        action="store_true",
+        help="apply the rules for generated sentences (generated_support_threshold, then the second opinion)",
+    )
+    parser.add_argument(
         "--heldout-only", action="store_true", help="only the items held out of the verifier's product training pairs"
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
@@ -121,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (args.run / "items.jsonl").is_file():
         print(f"error: {args.run / 'items.jsonl'} not found: run `make eval-clapnq LIMIT=48` first", file=sys.stderr)
         return 2
-    results = evaluate(args.run, args.scorer.split(","), args.labels, args.heldout_only)
+    results = evaluate(args.run, args.scorer.split(","), args.labels, args.heldout_only, args.generated)
     print(json.dumps(results, indent=2) if args.json else markdown_table(results))
     return 0
 

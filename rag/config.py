@@ -122,6 +122,12 @@ class Settings(BaseSettings):
     generated_exact_names: bool = Field(
         False, description="a generated sentence may use no name or number its supporting passage never mentions"
     )
+    generated_second_opinion: ScorerName | None = Field(
+        "heuristic",
+        description="a generated sentence must also be supported by this scorer, at its own threshold, on the same "
+        "passage (heuristic: halves the invented sentences the trained scorer passes on the judged ones); none: off, "
+        "as with a stronger scorer that needs no second opinion; ignored when it names the scorer itself",
+    )
 
     # verification
     scorer: ScorerName = Field(

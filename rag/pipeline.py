@@ -30,7 +30,7 @@ from rag.records import Answer, Passage
 from rag.retrieval.retriever import IndexRetriever, Retriever
 from rag.verify.policies import Policy, render
 from rag.verify.relevance import AnswerCheck
-from rag.verify.scoring import load_scorer
+from rag.verify.scoring import SupportScorer, load_scorer, load_second_opinion
 from rag.verify.verifier import Verifier
 
 NOTHING_RELEVANT = "retrieval found no passage relevant enough to the question"
@@ -104,7 +104,8 @@ class _Run:
 @dataclass(frozen=True)
 class Pipeline:
     """One index, one embedder, one generator, one verifier and one answer check, shared by every question;
-    `composition` names the strategy that makes the answer (rag.compose)."""
+    `composition` names the strategy that makes the answer (rag.compose); `second_opinion`, a scorer that must
+    also support each generated sentence."""
 
     retriever: Retriever
     context: ContextSelector
@@ -114,6 +115,7 @@ class Pipeline:
     settings: Settings
     policy: PolicyName = "filter"
     composition: CompositionName = "free"
+    second_opinion: SupportScorer | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
@@ -128,6 +130,7 @@ class Pipeline:
             settings=settings,
             policy=settings.policy,
             composition=settings.composition,
+            second_opinion=load_second_opinion(settings),
         )
 
     @classmethod
@@ -136,7 +139,7 @@ class Pipeline:
 
     def with_parts(self, **parts: Any) -> Pipeline:
         """This pipeline with some parts replaced (retriever, context, generator, verifier, answers, policy,
-        composition)."""
+        composition, second_opinion)."""
         return replace(self, **parts)
 
     @property
@@ -151,6 +154,8 @@ class Pipeline:
         if self.composition != "extractive":
             self.generator.warm_up()
             self.verifier.warm_up()
+            if self.second_opinion is not None:
+                self.second_opinion.warm_up()
 
     def refreshed(self) -> Pipeline:
         """This pipeline on the index's newest generation (itself when there is none newer)."""
@@ -241,6 +246,7 @@ class Pipeline:
             answers=self.answers,
             policy=policy,
             settings=self.settings,
+            second_opinion=self.second_opinion,
         )
 
     def _answer(self, run: _Run, composed: Composition) -> Answer:

@@ -13,7 +13,7 @@ from rag.config import Settings
 from rag.records import Chunk, Passage
 from rag.verify.claims import parse_citations
 from rag.verify.contradiction import conflicts, other_subjects, polarity_flips, substitutions
-from rag.verify.scoring import SupportScorer, load_scorer
+from rag.verify.scoring import SupportScorer, load_scorer, load_second_opinion
 from rag.verify.verifier import Verifier
 
 
@@ -123,6 +123,36 @@ def test_an_invented_expansion_is_not_shown_as_verified(default_scorer: SupportS
     invented, faithful = Verifier(default_scorer).verify(parse_citations(answer, 1), [passage(MANUAL)])
     assert invented.verdict.status == "unsupported" and invented.citations == ()
     assert faithful.verdict.status == "supported"
+
+
+SAYING = (
+    'Dock workers at the port used the phrase "as tangled as a harbour knot" during the war. The saying spread to '
+    "the navy and was common among sailors for decades."
+)
+OPENING = (
+    "The Arden Valley Railway opened to public traffic on 14 June 1901. Its first locomotive, a small tank engine "
+    "named Hawthorn, was built in Leeds."
+)
+
+
+@pytest.mark.slow
+def test_the_second_opinion_refuses_a_generated_tautology_and_keeps_a_paraphrase(
+    default_scorer: SupportScorer,
+) -> None:
+    # the small generator's topical tautologies, in our words: the trained scorer alone passes this one even at the
+    # stricter threshold for generated sentences; the default second opinion (the heuristic) does not
+    settings = Settings()
+    second = load_second_opinion(settings)
+    assert second is not None and second.name == "heuristic"
+    tautology = parse_citations("The harbour knot is a traditional harbour knot that involves a harbour knot [1].", 1)
+    paraphrase = parse_citations("The railway opened to passengers on 14 June 1901 [1].", 1)
+    threshold = settings.generated_support_threshold
+    [alone] = Verifier(default_scorer, threshold).verify(tautology, [passage(SAYING)])
+    [refused] = Verifier(default_scorer, threshold, second=second).verify(tautology, [passage(SAYING)])
+    [kept] = Verifier(default_scorer, threshold, second=second).verify(paraphrase, [passage(OPENING)])
+    assert alone.verdict.status == "supported"
+    assert refused.verdict.status == "unsupported"
+    assert kept.verdict.status == "supported" and kept.verdict.support >= threshold
 
 
 @pytest.mark.slow

@@ -98,6 +98,33 @@ def test_exact_names_refuses_a_name_the_passage_never_mentions_without_scoring_i
     assert scorer.pairs == 0  # no passage mentions Ashby: nothing needed scoring
 
 
+class Doubter(OverlapScorer):
+    """A second opinion that doubts every claim naming the builders."""
+
+    def __init__(self) -> None:
+        super().__init__(threshold=0.5)
+
+    def score_batch(self, pairs):
+        self.pairs += len(pairs)
+        return [0.2 if "Hartley" in claim else 0.9 for _, claim in pairs]
+
+
+def test_a_second_opinion_is_asked_only_about_passing_pairs_and_can_refuse_them() -> None:
+    second = Doubter()
+    claims = parse_citations(
+        "The railway opened in 1894 [1]. It was built by Hartley and Sons [1]. Tickets cost 5 pounds [3].",
+        len(PASSAGES),
+    )
+    opened, built, tickets = Verifier(OverlapScorer(), second=second).verify(claims, PASSAGES)
+    assert opened.verdict.status == "supported"
+    # the first scorer finds every word of the builders' sentence in passage 1; the second doubts it, and no other
+    # passage supports it
+    assert built.verdict.status == "unsupported" and built.support_by_passage[0] == 0.2
+    assert tickets.verdict.status == "unsupported"
+    # asked about the two pairs the first scorer passed, never about the failing ones
+    assert second.pairs == 2
+
+
 def test_only_supporting_citations_are_kept() -> None:
     [sentence] = verify("Tickets cost 12 pounds for adults [1][3].")
     assert [c.n for c in sentence.citations] == [3]

@@ -20,6 +20,7 @@ from rag.records import Citation, Claim, Passage, Sentence, Verdict
 from rag.verify.claims import checkable
 from rag.verify.policies import Policy
 from rag.verify.relevance import AnswerCheck, Candidate, blocking_reasons, names_in
+from rag.verify.scoring import SupportScorer
 from rag.verify.verifier import Verifier
 
 Event = tuple[str, Any]
@@ -41,15 +42,19 @@ class Job:
     answers: AnswerCheck
     policy: Policy
     settings: Settings
+    second_opinion: SupportScorer | None = None
 
     def generated_verifier(self) -> Verifier:
         """The verifier for generated sentences: at setting generated_support_threshold or the scorer's threshold,
-        whichever is higher, and with generated_exact_names, no name or number of their own."""
+        whichever is higher, with the second opinion (setting generated_second_opinion) and, with
+        generated_exact_names, no name or number of their own."""
         settings = self.settings
         threshold = max(settings.generated_support_threshold or 0.0, self.verifier.threshold)
-        if threshold == self.verifier.threshold and not settings.generated_exact_names:
+        if threshold == self.verifier.threshold and not settings.generated_exact_names and not self.second_opinion:
             return self.verifier
-        return Verifier(self.verifier.scorer, threshold, exact_names=settings.generated_exact_names)
+        return Verifier(
+            self.verifier.scorer, threshold, exact_names=settings.generated_exact_names, second=self.second_opinion
+        )
 
 
 @dataclass(frozen=True)

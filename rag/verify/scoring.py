@@ -35,6 +35,15 @@ def load_scorer(settings: Settings) -> SupportScorer:
     return registry.create("scorer", settings.scorer, settings)
 
 
+def load_second_opinion(settings: Settings) -> SupportScorer | None:
+    """The scorer that must also support a generated sentence (setting generated_second_opinion), at its own
+    default threshold, or None when it is off or names the configured scorer."""
+    name = settings.generated_second_opinion
+    if name is None or name == settings.scorer:
+        return None
+    return registry.create("scorer", name, settings.model_copy(update={"scorer": name, "support_threshold": None}))
+
+
 def load_scorers(specs: Sequence[str]) -> list[SupportScorer]:
     """Each named scorer with otherwise default settings, for side-by-side measurements; "trained:DIR" is the
     trained verifier in DIR (a candidate beside the committed one)."""

@@ -41,17 +41,28 @@ class _Evidence:
 
 
 class Verifier:
-    """Scores sentences against passages with a SupportScorer and decides their citations. With `exact_names`, a
-    passage supports a sentence only if it (with its title and heading) mentions every name and number the
-    sentence gives (rag.verify.contradiction.unstated): the stricter standard for generated sentences."""
+    """Scores sentences against passages with a SupportScorer and decides their citations. The stricter standards
+    for generated sentences: with `exact_names`, a passage supports a sentence only if it (with its title and
+    heading) mentions every name and number the sentence gives (rag.verify.contradiction.unstated); with a
+    `second` scorer, only if that scorer also finds the passage supports it at its own threshold (a pair it
+    doubts keeps the lower of the two scores)."""
 
-    def __init__(self, scorer: SupportScorer, threshold: float | None = None, exact_names: bool = False) -> None:
+    def __init__(
+        self,
+        scorer: SupportScorer,
+        threshold: float | None = None,
+        exact_names: bool = False,
+        second: SupportScorer | None = None,
+    ) -> None:
         self.scorer = scorer
         self.threshold = scorer.threshold if threshold is None else threshold
         self.exact_names = exact_names
+        self.second = second
 
     def warm_up(self) -> None:
         self.scorer.warm_up()
+        if self.second is not None:
+            self.second.warm_up()
 
     def verify(self, sentences: Sequence[Claim], passages: Sequence[Passage]) -> list[Sentence]:
         """A verdict and verified citations for every sentence (none dropped here: policies decide)."""
@@ -96,7 +107,8 @@ class Verifier:
     ) -> None:
         """Score each (sentence index, passage number) in `wanted` in one batch into scores[i][n - 1]. With
         exact_names, a passage that does not mention all of the sentence's names and numbers gets CONFLICT_CAP
-        without being scored (its support could be no higher)."""
+        without being scored (its support could be no higher); with a second scorer, the pairs that reach the
+        threshold are scored again by it (one more batch)."""
         if self.exact_names:
             for i, n in wanted:
                 if unstated(sentences[i].text, _source(passages[n - 1])):
@@ -104,7 +116,10 @@ class Verifier:
             wanted = [(i, n) for i, n in wanted if scores[i][n - 1] is None]
         if not wanted:
             return
-        values = self.scorer.score_batch([(passages[n - 1].chunk.text, sentences[i].text) for i, n in wanted])
+        pairs = [(passages[n - 1].chunk.text, sentences[i].text) for i, n in wanted]
+        values = self.scorer.score_batch(pairs)
+        if self.second is not None:
+            values = second_opinion(pairs, values, self.threshold, self.second)
         for (i, n), value in zip(wanted, values, strict=True):
             scores[i][n - 1] = value
 
@@ -135,6 +150,21 @@ class Verifier:
             [_citation(n, passages[n - 1], *best[(i, n)]) for n in numbers if (i, n) in best]
             for i, (_, numbers) in enumerate(claims)
         ]
+
+
+def second_opinion(
+    pairs: Sequence[tuple[str, str]], values: Sequence[float], threshold: float, second: SupportScorer
+) -> list[float]:
+    """`values` (the first scorer's, for `pairs`) with each pair that reaches `threshold` but that `second` finds
+    below its own threshold lowered to the second's score; only the passing pairs are scored again."""
+    result = list(values)
+    passing = [k for k, value in enumerate(result) if value >= threshold]
+    if not passing:
+        return result
+    for k, doubt in zip(passing, second.score_batch([pairs[k] for k in passing]), strict=True):
+        if doubt < second.threshold:
+            result[k] = min(result[k], doubt)
+    return result
 
 
 def _source(passage: Passage) -> str:
