@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     generated_second_opinion: ScorerName | None = Field(
         "heuristic",
         description="a generated sentence must also be supported by this scorer, at its own threshold, on the same "
-        "passage (heuristic: halves the invented sentences the trained scorer passes on the judged ones); none: off, "
+        "passage (heuristic: 46 -> 27 invented sentences passed of 912 judged, supported 20 -> 18); none: off, "
         "as with a stronger scorer that needs no second opinion; ignored when it names the scorer itself",
     )
 

@@ -11,7 +11,7 @@ from rag.records import Chunk, Passage, SentenceSpan
 from rag.verify.claims import is_abstention, parse_citations
 from rag.verify.contradiction import CONFLICT_CAP
 from rag.verify.policies import UNSUPPORTED_MARK, render
-from rag.verify.verifier import Verifier
+from rag.verify.verifier import NOTHING_SHARED, Verifier
 
 
 def passage(n: int, *sentences: str) -> Passage:
@@ -80,8 +80,10 @@ def test_other_passages_are_read_only_when_the_own_citations_do_not_support() ->
     claims = parse_citations("The railway opened in 1894 [1]. The viaduct has nine arches [1].", len(PASSAGES))
     kept, recited = Verifier(scorer).verify(claims, PASSAGES)
     # first batch: each sentence against its cited passage; second: only the unsettled one against the other two
-    # (then the quotes of passage 1 and passage 2, two sentences each, for the two claims)
-    assert scorer.pairs == 2 + 2 + 4
+    # (then the quotes of passage 1 and passage 2, two sentences each, for the two claims); the viaduct sentence
+    # shares no content word with passages 1 and 3, which are not scored
+    assert scorer.pairs == 1 + 1 + 4
+    assert recited.support_by_passage[0] == recited.support_by_passage[2] == NOTHING_SHARED
     assert kept.verdict.status == "supported" and kept.support_by_passage[1:] == (None, None)
     assert recited.verdict.status == "recited" and None not in recited.support_by_passage
     assert [c.n for c in recited.citations] == [2]
@@ -94,8 +96,10 @@ def test_exact_names_refuses_a_name_the_passage_never_mentions_without_scoring_i
     scorer.pairs = 0
     [strict] = Verifier(scorer, exact_names=True).verify(claims, PASSAGES)
     assert lenient.verdict.status == "supported"  # most of its words are in passage 1
-    assert strict.verdict.status == "unsupported" and strict.support_by_passage == (CONFLICT_CAP,) * 3
-    assert scorer.pairs == 0  # no passage mentions Ashby: nothing needed scoring
+    # passage 1 does not mention Ashby; passages 2 and 3 share no word with the sentence: nothing needed scoring
+    assert strict.verdict.status == "unsupported"
+    assert strict.support_by_passage == (CONFLICT_CAP, NOTHING_SHARED, NOTHING_SHARED)
+    assert scorer.pairs == 0
 
 
 class Doubter(OverlapScorer):
