@@ -47,7 +47,9 @@ def store_name(uri: str) -> VectorStoreName:
 class Settings(BaseSettings):
     """Every tunable of ingest, retrieval, generation, verification and serving."""
 
-    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", validate_assignment=True)
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", extra="forbid", validate_assignment=True, env_parse_none_str="none"
+    )
 
     # ingestion
     index: Path = Field(Path("indexes/sample"), description="index directory")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag import registry
-from rag.config import Settings
+from rag.config import Settings, load_settings
 from rag.errors import ModelNotFoundError
 from rag.text import sentences
 from rag.verify.heuristic import (
@@ -21,7 +21,7 @@ from rag.verify.heuristic import (
     select_evidence,
 )
 from rag.verify.nli import NliScorer, SequenceClassifier, build_nli, entailment_index
-from rag.verify.scoring import SupportScorer, load_scorer
+from rag.verify.scoring import SupportScorer, load_scorer, load_second_opinion
 from rag.verify.windows import score_windowed, split_windows
 
 from .conftest import save_tiny_bert
@@ -257,3 +257,11 @@ def test_trained_scorer_copes_with_a_claim_longer_than_its_window() -> None:
     claim = "The railway carried slate. " * 200
     [score] = scorer.score_batch([("The railway carried slate.", claim)])
     assert 0.0 <= score <= 1.0
+
+
+def test_the_second_opinion_is_the_heuristic_at_its_own_threshold_and_can_be_turned_off(monkeypatch) -> None:
+    second = load_second_opinion(Settings(support_threshold=0.9))
+    assert isinstance(second, HeuristicScorer) and second.threshold == build_heuristic(Settings()).threshold
+    assert load_second_opinion(Settings(scorer="heuristic")) is None  # no second opinion from the scorer itself
+    monkeypatch.setenv("RAG_GENERATED_SECOND_OPINION", "none")
+    assert load_second_opinion(load_settings()) is None
