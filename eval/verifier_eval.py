@@ -144,13 +144,16 @@ def benchmark(
     data: Path, scorer_specs: Sequence[str], split: str, out: Path | None, product_run: Path | None = None
 ) -> list[dict[str, Any]]:
     """Every named scorer in one run on WiCE and HaluEval (one split), the project's own synthetic claims (the
-    same split), its hand-written contradiction and paraphrase pairs (all) and, with `product_run` and the heldout
-    split, the held-out labelled generator sentences of that run (eval.product_pairs); out/<scorer>-<dataset>/
-    per result. A spec `trained:DIR` is the trained scorer with another model directory (a previous verifier)."""
+    same split), its hand-written contradiction and paraphrase pairs (all), with the heldout split its written
+    paraphrase pairs (eval.written_pairs) and, with `product_run`, the held-out labelled generator sentences of
+    that run (eval.product_pairs); out/<scorer>-<dataset>/ per result. A spec `trained:DIR` is the trained scorer
+    with another model directory (a previous verifier)."""
     from eval.product_pairs import product_pairs
     from eval.synthetic import synthetic_pairs
+    from eval.written_pairs import written_pairs
 
     product = product_pairs(product_run, "heldout")[0] if product_run and split == "heldout" else []
+    written = written_pairs("heldout") if split == "heldout" else []
     results = []
     for spec in scorer_specs:
         scorer = scorer_of(spec)
@@ -165,6 +168,8 @@ def benchmark(
         results.append({**contradictions, "format": "contradictions", "scorer": label(spec)})
         if product:
             results.append({**measure(scorer, product, "product", split)[0], "scorer": label(spec)})
+        if written:
+            results.append({**measure(scorer, written, "written", split)[0], "scorer": label(spec)})
     if out is not None:
         (out / "table.md").write_text(markdown_table(results), encoding="utf-8")
     return results

@@ -56,6 +56,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--product-repeat", type=int, default=1, help="times the product pairs are added")
     parser.add_argument(
+        "--written-repeat", type=int, default=0, help="add the project's written paraphrase pairs this many times"
+    )
+    parser.add_argument(
         "--resume", action=argparse.BooleanOptionalAction, default=True, help="continue from --work's checkpoint"
     )
     parser.add_argument("--init", type=Path, help="start from this trained verifier instead of the base encoder")
@@ -77,7 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     checkpoint = args.work / "checkpoint"
     if args.stage in ("all", "train"):
         pairs = training_set(
-            args.data, args.seed, args.synthetic_repeat, args.replay, args.product_run, args.product_repeat
+            args.data,
+            args.seed,
+            args.synthetic_repeat,
+            args.replay,
+            args.product_run,
+            args.product_repeat,
+            args.written_repeat,
         )
         pairs = pairs[: args.max_pairs] if args.max_pairs else pairs
         log.info("training pairs: %d (%d supported)", len(pairs), sum(p.label for p in pairs))

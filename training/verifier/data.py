@@ -14,6 +14,7 @@ from eval.datasets import read_jsonl
 from eval.pairs import LabeledPair, assign_splits, load_pairs
 from eval.product_pairs import product_pairs
 from eval.synthetic import synthetic_pairs
+from eval.written_pairs import written_pairs
 
 log = logging.getLogger(__name__)
 
@@ -156,11 +157,13 @@ def training_set(
     replay: int | None = None,
     product_run: Path | None = None,
     product_repeat: int = 1,
+    written_repeat: int = 0,
 ) -> list[LabeledPair]:
     """Every training pair, shuffled with the seed; the project's own claims (eval.synthetic, train split) are
-    added `synthetic_repeat` times, and the labelled generator sentences of `product_run` (eval.product_pairs,
-    train split) `product_repeat` times. With `replay`, only that many of the public pairs are kept (a
-    continuation of a model already trained on them)."""
+    added `synthetic_repeat` times, the labelled generator sentences of `product_run` (eval.product_pairs, train
+    split) `product_repeat` times, and the project's written paraphrase pairs (eval.written_pairs, train split)
+    `written_repeat` times. With `replay`, only that many of the public pairs are kept (a continuation of a model
+    already trained on them)."""
     rng = random.Random(seed)
     pairs = sample_nli(data, rng) + sample_halueval(data, rng) + wice_train_pairs(data)
     pairs += hard_negatives(pairs, rng)
@@ -172,5 +175,6 @@ def training_set(
         if unmatched:
             log.warning("%d product labels do not match %s (another generator or checkout)", unmatched, product_run)
         pairs += product * product_repeat
+    pairs += written_pairs("train") * written_repeat
     rng.shuffle(pairs)
     return pairs
