@@ -71,13 +71,13 @@ def as_generated(name: str, scorer: Any, sentences: Sequence[JudgedSentence]) ->
     from rag.verify.scoring import load_second_opinion
     from rag.verify.verifier import second_opinion
 
-    settings = Settings(scorer=scorer.name) if name == scorer.name else Settings()
+    settings = Settings(scorer=scorer.name)
     threshold = max(settings.generated_support_threshold or 0.0, scorer.threshold)
     pairs = sentence_pairs(sentences)
     values = scorer.score_batch(pairs)
     rows = [{"scorer": f"{name} at {threshold:.2f}", **passed_counts(sentences, maxima(sentences, values), threshold)}]
     second = load_second_opinion(settings)
-    if second is not None and second.name != scorer.name:
+    if second is not None:
         doubted = maxima(sentences, second_opinion(pairs, values, threshold, second))
         label = f"{name} at {threshold:.2f} + {second.name}"
         rows.append({"scorer": label, **passed_counts(sentences, doubted, threshold)})

@@ -42,6 +42,11 @@ def split_key(text: str) -> str:
     return hashlib.sha256(f"{SPLIT_SALT}:{text}".encode()).hexdigest()
 
 
+def split_position(text: str) -> float:
+    """Where `text` falls in [0, 1] by its salted hash: a split by share (below the held-out share: held out)."""
+    return int(split_key(text)[:8], 16) / 0xFFFFFFFF
+
+
 def assign_splits(keys: Sequence[str], heldout: int, dev: int) -> list[str]:
     """Split name per item: the `heldout` items with the lowest hash, then `dev`, then train."""
     order = sorted(range(len(keys)), key=lambda i: (split_key(keys[i]), i))

@@ -18,13 +18,13 @@ or calibrated on).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 from eval.datasets import read_jsonl
-from eval.pairs import LabeledPair, split_key
+from eval.judged import text_hash
+from eval.pairs import LabeledPair, split_position
 from rag.text import content_stems
 
 PRODUCT_LABELS = Path(__file__).resolve().parents[1] / "data" / "verifier" / "product.jsonl"
@@ -32,12 +32,8 @@ PRODUCT_HELDOUT = 0.2
 Split = Literal["train", "heldout", "all"]
 
 
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-
-
 def split_of(item: str) -> str:
-    return "heldout" if int(split_key(f"product:{item}")[:8], 16) / 0xFFFFFFFF < PRODUCT_HELDOUT else "train"
+    return "heldout" if split_position(f"product:{item}") < PRODUCT_HELDOUT else "train"
 
 
 def run_texts(run: Path) -> dict[tuple[str, str], tuple[str, list[str]]]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import read_jsonl
-from eval.pairs import LabeledPair, split_key
+from eval.pairs import LabeledPair, split_position
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def premise(ref: dict[str, Any], data: Path) -> str | None:
 
 def split_of(ref: dict[str, Any]) -> str:
     """heldout, dev or train, by a salted hash of the passage reference (all claims of a passage go together)."""
-    position = int(split_key(json.dumps(ref, sort_keys=True))[:8], 16) / 0xFFFFFFFF
+    position = split_position(json.dumps(ref, sort_keys=True))
     if position < SYNTHETIC_HELDOUT:
         return "heldout"
     return "dev" if position < SYNTHETIC_HELDOUT + SYNTHETIC_DEV else "train"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from eval.datasets import read_jsonl
-from eval.pairs import LabeledPair, split_key
+from eval.pairs import LabeledPair, split_position
 
 WRITTEN = Path(__file__).resolve().parents[1] / "data" / "verifier" / "written"
 WRITTEN_HELDOUT = 0.2
@@ -26,7 +26,7 @@ Split = Literal["train", "heldout", "all"]
 
 
 def split_of(premise_id: str) -> str:
-    return "heldout" if int(split_key(f"written:{premise_id}")[:8], 16) / 0xFFFFFFFF < WRITTEN_HELDOUT else "train"
+    return "heldout" if split_position(f"written:{premise_id}") < WRITTEN_HELDOUT else "train"
 
 
 def written_pairs(split: Split = "all", folder: Path = WRITTEN) -> list[LabeledPair]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eval.product_pairs import product_pairs, split_of, text_hash
+from eval.judged import text_hash
+from eval.product_pairs import product_pairs, split_of
 
 PASSAGES = [
     "The branch line opened to public traffic on 9 July 1903.",

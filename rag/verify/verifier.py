@@ -116,8 +116,10 @@ class Verifier:
         exact_names, one that does not mention all of the sentence's names and numbers gets CONFLICT_CAP (their
         support could be no higher); with a second scorer, the pairs that reach the threshold are scored again by
         it (one more batch)."""
+        claim_words = {i: content_stems(sentences[i].text) for i, _ in wanted}
+        passage_words = {n: content_stems(passages[n - 1].chunk.text) for _, n in wanted}
         for i, n in wanted:
-            if not content_stems(sentences[i].text) & content_stems(passages[n - 1].chunk.text):
+            if not claim_words[i] & passage_words[n]:
                 scores[i][n - 1] = NOTHING_SHARED
             elif self.exact_names and unstated(sentences[i].text, _source(passages[n - 1])):
                 scores[i][n - 1] = CONFLICT_CAP
