@@ -8,7 +8,11 @@ the sources); raw sentences without a label are not scored.
 
 Each sentence is scored alone against every passage the generator read (max), before the pipeline's own rules:
 
-    python -m eval.generated_support --run runs/clapnq --scorer trained,heuristic [--generated] [--heldout-only]
+    python -m eval.generated_support --run runs/clapnq --scorer trained,heuristic [--generated [--sweep 0.7,0.75]]
+        [--split train|heldout]
+
+--sweep reports the generated rules at each threshold from one scoring: how a new scorer's generated threshold
+is chosen on the product's train items (--split train) and checked on the rest.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from eval.datasets import read_jsonl
 from eval.judged import LABELS, Labels, text_hash
 from eval.report import md_table
+
+SplitChoice = Literal["all", "train", "heldout"]
 
 
 @dataclass(frozen=True)
@@ -64,23 +70,30 @@ def best_scores(sentences: Sequence[JudgedSentence], scorer: Any) -> list[float]
     return maxima(sentences, scorer.score_batch(sentence_pairs(sentences)))
 
 
-def as_generated(name: str, scorer: Any, sentences: Sequence[JudgedSentence]) -> list[dict[str, Any]]:
+def as_generated(
+    name: str, scorer: Any, sentences: Sequence[JudgedSentence], sweep: Sequence[float] = ()
+) -> list[dict[str, Any]]:
     """The counts under the rules the pipeline applies to generated sentences (default settings): at
-    generated_support_threshold (or the scorer's own threshold when higher), then also with the second opinion."""
+    generated_support_threshold (or the scorer's own threshold when higher), then also with the second opinion;
+    the same at each threshold of `sweep`, from one scoring."""
     from rag.config import Settings
     from rag.verify.scoring import load_second_opinion
     from rag.verify.verifier import second_opinion
 
     settings = Settings(scorer=scorer.name)
-    threshold = max(settings.generated_support_threshold or 0.0, scorer.threshold)
+    levels = sorted({max(settings.generated_support_threshold or 0.0, scorer.threshold), *sweep})
     pairs = sentence_pairs(sentences)
     values = scorer.score_batch(pairs)
-    rows = [{"scorer": f"{name} at {threshold:.2f}", **passed_counts(sentences, maxima(sentences, values), threshold)}]
     second = load_second_opinion(settings)
-    if second is not None:
-        doubted = maxima(sentences, second_opinion(pairs, values, threshold, second))
-        label = f"{name} at {threshold:.2f} + {second.name}"
-        rows.append({"scorer": label, **passed_counts(sentences, doubted, threshold)})
+    # doubted at the lowest level: a pair lowered there stays below every higher level, so one pass serves all
+    doubted = maxima(sentences, second_opinion(pairs, values, levels[0], second)) if second is not None else None
+    best = maxima(sentences, values)
+    rows = []
+    for threshold in levels:
+        rows.append({"scorer": f"{name} at {threshold:.2f}", **passed_counts(sentences, best, threshold)})
+        if second is not None and doubted is not None:
+            label = f"{name} at {threshold:.2f} + {second.name}"
+            rows.append({"scorer": label, **passed_counts(sentences, doubted, threshold)})
     return rows
 
 
@@ -104,20 +117,21 @@ def evaluate(
     run: Path,
     scorer_names: Sequence[str],
     labels: Path = LABELS,
-    heldout_only: bool = False,
+    split: SplitChoice = "all",
     generated: bool = False,
+    sweep: Sequence[float] = (),
 ) -> list[dict[str, Any]]:
-    """Each scorer at its own threshold or, with `generated`, under the rules for generated sentences (as_generated).
-    With `heldout_only`, only the items that eval.product_pairs holds out of training."""
+    """Each scorer at its own threshold or, with `generated`, under the rules for generated sentences (as_generated,
+    at each threshold of `sweep` too). With `split` train or heldout, only the items eval.product_pairs puts there."""
     from eval.product_pairs import split_of
     from rag.verify.scoring import load_scorers
 
-    items = [i for i in read_jsonl(run / "items.jsonl") if not heldout_only or split_of(str(i["id"])) == "heldout"]
+    items = [i for i in read_jsonl(run / "items.jsonl") if split in ("all", split_of(str(i["id"])))]
     sentences = judged_sentences(items, Labels.load(labels))
     results = []
     for name, scorer in zip(scorer_names, load_scorers(scorer_names), strict=True):
         if generated:
-            rows = as_generated(name, scorer, sentences)
+            rows = as_generated(name, scorer, sentences, sweep)
         else:
             rows = [{"scorer": name, **passed_counts(sentences, best_scores(sentences, scorer), scorer.threshold)}]
         results += [{**row, "run": str(run)} for row in rows]
@@ -153,14 +167,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="apply the rules for generated sentences (generated_support_threshold, then the second opinion)",
     )
     parser.add_argument(
-        "--heldout-only", action="store_true", help="only the items held out of the verifier's product training pairs"
+        "--split",
+        choices=("all", "train", "heldout"),
+        default="all",
+        help="only the items of this split of the verifier's product pairs (eval.product_pairs)",
     )
+    parser.add_argument("--sweep", default="", help="with --generated: also these comma-separated generated thresholds")
     parser.add_argument("--json", action="store_true", help="print the results as JSON on stdout")
     args = parser.parse_args(argv)
     if not (args.run / "items.jsonl").is_file():
         print(f"error: {args.run / 'items.jsonl'} not found: run `make eval-clapnq LIMIT=48` first", file=sys.stderr)
         return 2
-    results = evaluate(args.run, args.scorer.split(","), args.labels, args.heldout_only, args.generated)
+    sweep = [float(t) for t in args.sweep.split(",") if t]
+    results = evaluate(args.run, args.scorer.split(","), args.labels, args.split, args.generated, sweep)
     print(json.dumps(results, indent=2) if args.json else markdown_table(results))
     return 0
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from eval.datasets import read_jsonl
-from eval.generated_support import JudgedSentence, best_scores, judged_sentences, passed_counts
+from eval.generated_support import JudgedSentence, as_generated, best_scores, judged_sentences, passed_counts
 from eval.judged import LABELS, Labels, generated_scores, main, tally, text_hash, threshold_table, to_judge
 from rag.fakes import OverlapScorer
+from rag.verify.scoring import load_scorers
 
 PASSAGES = [{"text": "The line opened in 1894."}, {"text": "Cats sleep all day."}]
 
@@ -116,6 +117,22 @@ def test_scorer_counts_on_judged_raw_sentences() -> None:
     counts = passed_counts(sentences, scores, threshold=0.9)
     assert counts["passed"] == 2 and counts["passed_unsupported"] == 0 and counts["precision"] == 1.0
     assert passed_counts([JudgedSentence("x", ("x",), True)], [0.5], threshold=2.0)["precision"] is None
+
+
+def test_a_threshold_sweep_counts_as_the_pipeline_would_at_each_threshold(monkeypatch: pytest.MonkeyPatch) -> None:
+    sentences = [
+        *judged_sentences(RECORDS, LABELS_GIVEN),
+        JudgedSentence("The line opened to traffic in 1894.", ("The line opened in 1894.",), True),
+        JudgedSentence("Cats sleep.", ("Cats sleep all day, said the vet on Tuesday.",), False),
+    ]
+    (trained,) = load_scorers(["trained"])
+    swept = as_generated("trained", trained, sentences, sweep=[0.5, 0.9])
+    assert [row["scorer"] for row in swept][::2] == ["trained at 0.50", "trained at 0.70", "trained at 0.90"]
+    assert swept[1]["scorer"] == "trained at 0.50 + heuristic"
+    for threshold, rows in zip((0.5, 0.7, 0.9), (swept[0:2], swept[2:4], swept[4:6]), strict=True):
+        monkeypatch.setenv("RAG_GENERATED_SUPPORT_THRESHOLD", str(threshold))
+        assert as_generated("trained", trained, sentences) == rows
+    assert swept[0]["passed"] > swept[4]["passed"]  # the sweep does change the decisions
 
 
 def test_committed_labels_are_well_formed() -> None:
