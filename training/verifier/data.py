@@ -158,12 +158,13 @@ def training_set(
     product_run: Path | None = None,
     product_repeat: int = 1,
     written_repeat: int = 0,
+    wice_repeat: int = 0,
 ) -> list[LabeledPair]:
     """Every training pair, shuffled with the seed; the project's own claims (eval.synthetic, train split) are
     added `synthetic_repeat` times, the labelled generator sentences of `product_run` (eval.product_pairs, train
     split) `product_repeat` times, and the project's written paraphrase pairs (eval.written_pairs, train split)
-    `written_repeat` times. With `replay`, only that many of the public pairs are kept (a continuation of a model
-    already trained on them)."""
+    `written_repeat` times, and the WiCE train pairs `wice_repeat` more times. With `replay`, only that many of the
+    public pairs are kept (a continuation of a model already trained on them)."""
     rng = random.Random(seed)
     pairs = sample_nli(data, rng) + sample_halueval(data, rng) + wice_train_pairs(data)
     pairs += hard_negatives(pairs, rng)
@@ -176,5 +177,6 @@ def training_set(
             log.warning("%d product labels do not match %s (another generator or checkout)", unmatched, product_run)
         pairs += product * product_repeat
     pairs += written_pairs("train") * written_repeat
+    pairs += wice_train_pairs(data) * wice_repeat
     rng.shuffle(pairs)
     return pairs
