@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from eval.datasets import read_jsonl
 from eval.judged import LABELS, Labels, text_hash
@@ -168,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--split",
-        choices=("all", "train", "heldout"),
+        choices=get_args(SplitChoice),
         default="all",
         help="only the items of this split of the verifier's product pairs (eval.product_pairs)",
     )

@@ -166,7 +166,8 @@ def training_set(
     `written_repeat` times, and the WiCE train pairs `wice_repeat` more times. With `replay`, only that many of the
     public pairs are kept (a continuation of a model already trained on them)."""
     rng = random.Random(seed)
-    pairs = sample_nli(data, rng) + sample_halueval(data, rng) + wice_train_pairs(data)
+    wice = wice_train_pairs(data)
+    pairs = sample_nli(data, rng) + sample_halueval(data, rng) + wice
     pairs += hard_negatives(pairs, rng)
     if replay is not None:
         pairs = rng.sample(pairs, min(replay, len(pairs)))
@@ -177,6 +178,6 @@ def training_set(
             log.warning("%d product labels do not match %s (another generator or checkout)", unmatched, product_run)
         pairs += product * product_repeat
     pairs += written_pairs("train") * written_repeat
-    pairs += wice_train_pairs(data) * wice_repeat
+    pairs += wice * wice_repeat
     rng.shuffle(pairs)
     return pairs
