@@ -4,7 +4,7 @@ InterFace"), uses the antonym of what the passage's sentence about the same thin
 rose/fell, before/after, older/younger, ...), puts its own name, number, month or weekday where the passage's
 sentence the claim copies has another there ("awarded to Maya Lindqvist in 2019" against "awarded to
 Priya Raman in 2019", "ten books" against "six books"), drops or adds a negation in a sentence it copies, or says
-of its subject what the passage says of another. `conflicts(premise, claim)` lists them and `capped()` caps the
+of its subject what the passage says of another. `conflicts(premise, claim)` lists them; rag.verify.rules caps the
 support of such claims at CONFLICT_CAP.
 
 Only rules that almost never fire on supported claims are vetoes. Measured on the dev splits (supported claims
@@ -140,11 +140,6 @@ def conflicts(premise: str, claim: str) -> list[str]:
     if best is not None:
         found += antonyms(best, claim)
     return found + substitutions(premise, claim) + polarity_flips(premise, claim) + other_subjects(premise, claim)
-
-
-def capped(pairs: Sequence[tuple[str, str]], scores: Sequence[float]) -> list[float]:
-    """Each (premise, claim) pair's score, at most CONFLICT_CAP when the claim contradicts its premise."""
-    return [min(score, CONFLICT_CAP) if conflicts(*pair) else score for pair, score in zip(pairs, scores, strict=True)]
 
 
 def expansions(text: str) -> dict[str, set[str]]:

@@ -7,8 +7,8 @@ Features of a (premise, claim) pair:
   numbers      share of the claim's numbers absent from the premise (strong evidence against)
   entities     share of the claim's capitalised names absent from the premise
   negation     1 when the claim and its best-matching premise sentence disagree on negation
-combined as p = sigmoid(BIAS + sum(WEIGHTS[f] * f)), capped for claims that contradict their premise
-(rag.verify.contradiction). The weights and THRESHOLD are constants fitted with
+combined as p = sigmoid(BIAS + sum(WEIGHTS[f] * f)), then the model-free rules of rag.verify.rules (a copied
+premise sentence is supported; a contradiction is capped). The weights and THRESHOLD are constants fitted with
 `python -m training.verifier --stage heuristic` (logistic regression on the dev splits of WiCE and HaluEval,
 each dataset weighted equally; threshold = best mean balanced accuracy on the same dev splits).
 """
@@ -23,7 +23,7 @@ import numpy as np
 from rag.config import Settings
 from rag.index.embedding import Embedder
 from rag.text import NAME, STOPWORDS, content_stems, is_negated, numbers, sentences
-from rag.verify.contradiction import capped
+from rag.verify.rules import ruled
 from rag.verify.scoring import sigmoid
 
 EMBEDDER = "all-MiniLM-L6-v2"
@@ -140,7 +140,7 @@ class HeuristicScorer:
         return self.score_batch([(premise, claim)])[0]
 
     def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
-        return capped(pairs, [combine(values) for values in self.feature_batch(pairs)])
+        return ruled(pairs, [combine(values) for values in self.feature_batch(pairs)])
 
     def feature_batch(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, float]]:
         """Features of every pair; all sentences and claims are embedded in one batch."""

@@ -2,11 +2,12 @@
 
 It returns calibrated probabilities: a logistic model over the cross-encoder's log-odds and, when calibration.json
 gives feature_weights, the heuristic scorer's alignment features too (which combination is chosen by
-cross-validation on dev: see training.verifier), capped for claims that contradict their premise
-(rag.verify.contradiction). The cross-encoder (int8 ONNX when `quantize`) sees either the premise's sentences that
-share most words with the claim, up to `evidence_words` words, or, with evidence_words 0, every premise window (max
-over windows). The decision threshold chosen on dev data lives beside the weights in calibration.json
-(settings.support_threshold overrides it). How it was made: training.verifier and rag/verify/model/MODEL_CARD.md.
+cross-validation on dev: see training.verifier), then the model-free rules of rag.verify.rules (a sentence of the
+premise copied word for word is supported; a claim that contradicts its premise is capped). The cross-encoder
+(int8 ONNX when `quantize`) sees either the premise's sentences that share most words with the claim, up to
+`evidence_words` words, or, with evidence_words 0, every premise window (max over windows). The decision threshold
+chosen on dev data lives beside the weights in calibration.json (settings.support_threshold overrides it).
+How it was made: training.verifier and rag/verify/model/MODEL_CARD.md.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from typing import Any
 from rag.config import Settings
 from rag.errors import ModelNotFoundError
 from rag.models import TRAINED_VERIFIER_DIR
-from rag.verify.contradiction import capped
 from rag.verify.heuristic import LEXICAL_FEATURES, HeuristicScorer, select_evidence
 from rag.verify.nli import DEFAULT_MAX_LENGTH, DEFAULT_WINDOW_WORDS, SequenceClassifier
+from rag.verify.rules import ruled
 from rag.verify.scoring import sigmoid
 from rag.verify.windows import score_windowed
 
@@ -103,12 +104,12 @@ class TrainedScorer:
         # a calibration that gives the cross-encoder no weight skips running it
         margins = self.verifier.margins(pairs) if calibration.platt_slope else [0.0] * len(pairs)
         if not calibration.feature_weights:
-            return capped(pairs, [calibration.probability(m) for m in margins])
+            return ruled(pairs, [calibration.probability(m) for m in margins])
         if set(calibration.feature_weights) <= set(LEXICAL_FEATURES):
             features = self.heuristic.lexical_feature_batch(pairs)
         else:
             features = self.heuristic.feature_batch(pairs)
-        return capped(pairs, [calibration.probability(m, f) for m, f in zip(margins, features, strict=True)])
+        return ruled(pairs, [calibration.probability(m, f) for m, f in zip(margins, features, strict=True)])
 
 
 def build_trained(settings: Settings) -> TrainedScorer:
