@@ -15,7 +15,7 @@ from rag.generation.context import WholePassages
 from rag.generation.grammar import cited_grammar, quote_grammar
 from rag.pipeline import Pipeline
 from rag.retrieval.retriever import IndexRetriever
-from rag.verify.relevance import AnswerCheck, AnswerModel, blocking_reasons, expected_kind, names_in
+from rag.verify.relevance import AnswerCheck, AnswerModel, blocking_reasons, counted, expected_kind, names_in
 from rag.verify.verifier import Verifier
 
 DOCUMENTS = {
@@ -57,7 +57,12 @@ def index(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any) -> tuple[Pat
 
 
 def pipeline(
-    index: tuple[Path, Any], composition: str, answer: str = "", scorer_threshold: float = 0.8, **settings: Any
+    index: tuple[Path, Any],
+    composition: str,
+    answer: str = "",
+    scorer_threshold: float = 0.8,
+    answer_model: AnswerModel = COVERAGE,
+    **settings: Any,
 ) -> Pipeline:
     root, embedder = index
     chosen = Settings(index=root, top_k=3, min_relevance=0.0, composition=composition, **settings)
@@ -66,7 +71,7 @@ def pipeline(
         context=WholePassages(),
         generator=ScriptedGenerator(answer),
         verifier=Verifier(OverlapScorer(scorer_threshold)),
-        answers=AnswerCheck(embedder.encode, COVERAGE),
+        answers=AnswerCheck(embedder.encode, answer_model),
         settings=chosen,
         policy=chosen.policy,
         composition=chosen.composition,
@@ -93,6 +98,23 @@ def test_an_option_answer_must_name_what_was_asked() -> None:
     assert "does not name archiver" in " ".join(blocking_reasons(XZ, names_in(XZ), xz, "other tool"))
     assert expected_kind("Does archiver accept the --xz option?") is None  # yes/no questions ask for no option
     assert blocking_reasons("How many tons of slate did it carry in 1935?", [], "It carried 800 tons in 1925.", "")
+
+
+def test_a_count_answer_must_say_what_it_counts() -> None:
+    # the sample corpus's unanswerable question, once answered with the founding date
+    question = "How many members does the Preservation Society have today?"
+    founded = "The Preservation Society was founded on 4 May 1963 at a public meeting in the Anchor Inn."
+    members = "The Preservation Society now has about 1,400 members, 200 of them active volunteers."
+    assert counted(question) == "members"
+    assert "does not say how many members" in blocking_reasons(question, [], founded, "")
+    assert not blocking_reasons(question, [], members, "")
+    assert counted("How many times has the line flooded?") is None  # "times" says nothing to look for
+
+
+def test_a_who_answer_must_name_someone_the_question_does_not() -> None:
+    question = "Who was the architect of the station building at Port Merrow Quay?"
+    assert "names no one the question does not" in blocking_reasons(question, [], "Port Merrow Quay (0.0 miles)", "")
+    assert not blocking_reasons(question, [], "The station at Port Merrow Quay was designed by Edith Hale.", "")
 
 
 # ------------------------------------------------------------------ strategies
@@ -126,6 +148,19 @@ def test_free_answer_is_verified_and_an_off_point_one_is_withheld(index: tuple[P
     withheld = wrong.ask(PROCPS)
     assert withheld.abstained, "a supported sentence about another program does not answer"
     assert [s.text for s in withheld.removed_sentences] == ["Report bugs to bug-fgrep2@example.net."]
+
+
+def test_a_generated_copy_of_a_source_sentence_must_clear_the_answer_check(index: tuple[Path, Any]) -> None:
+    # a sentence copied word for word is supported whatever was asked (rag.verify.rules), so, as a quote, it must
+    # also clear the answer check's score; a small generator copied an off-point changelog sentence so (realdocs)
+    strict = AnswerModel({"coverage": 10.0}, -2.0, 0.9)  # a third of the question's words is not enough
+    question = "Which tools does pskit ship?"
+    off_point = "Please send bug reports for pskit to pskit-bugs@lists.example.org with the version you run. [1]"
+    refused = pipeline(index, "free", off_point, answer_model=strict, extractive_fallback=False).ask(question)
+    assert refused.abstained and refused.sentences == ()
+    on_point = "It ships the tools pslist, pskill and pswatch. [1]"
+    shown = pipeline(index, "free", on_point, answer_model=strict).ask(question)
+    assert not shown.abstained and shown.sentences[0].text == "It ships the tools pslist, pskill and pswatch."
 
 
 def test_a_generated_sentence_meets_the_stricter_threshold(index: tuple[Path, Any]) -> None:

@@ -19,7 +19,8 @@ from rag.generation.base import Generator
 from rag.records import Citation, Claim, Passage, Sentence, Verdict
 from rag.verify.claims import checkable
 from rag.verify.policies import Policy
-from rag.verify.relevance import AnswerCheck, Candidate, blocking_reasons, names_in
+from rag.verify.relevance import AnswerCheck, Candidate, blocking_reasons, names_in, sentences_of
+from rag.verify.rules import normalised
 from rag.verify.scoring import SupportScorer
 from rag.verify.verifier import Verifier
 
@@ -102,11 +103,24 @@ def extractive_answer(
     return Composition(tuple(passages), (quoted(best),), raw=raw, draft=draft, extractive=True)
 
 
-def answers_question(question: str, sentences: Sequence[Sentence]) -> bool:
+def answers_question(job: Job, passages: Sequence[Passage], sentences: Sequence[Sentence]) -> bool:
     """Whether some shown sentence can answer the question: it holds the question's numbers, names and the
-    kind of thing asked for (rag.verify.relevance)."""
-    names = names_in(question)
-    return any(not blocking_reasons(question, names, s.text, "") for s in sentences)
+    kind of thing asked for (rag.verify.relevance), and a sentence that copies a source sentence word for word
+    (which the verifier supports whatever was asked) also clears the answer check's score, as a quote does."""
+    names = names_in(job.question)
+    return any(
+        not blocking_reasons(job.question, names, s.text, "") and clears_as_quote(job, passages, s) for s in sentences
+    )
+
+
+def clears_as_quote(job: Job, passages: Sequence[Passage], sentence: Sentence) -> bool:
+    """False only for a copy of a source sentence that the answer check would not quote as the answer."""
+    said = normalised(sentence.text)
+    for n, passage in enumerate(passages, start=1):
+        for span in sentences_of(passage):
+            if normalised(span.text) == said:
+                return job.answers.answers(job.answers.judge(job.question, job.vector, n, passage, span))
+    return True
 
 
 def verified(job: Job, passages: Sequence[Passage], raw: str, draft: tuple[Claim, ...]) -> Composition:
@@ -116,7 +130,7 @@ def verified(job: Job, passages: Sequence[Passage], raw: str, draft: tuple[Claim
     claims = checkable(draft)
     outcome = job.policy(job.generated_verifier().verify(claims, passages))
     supported = [s for s in outcome.sentences if s.supported]
-    if outcome.abstain_reason is None and answers_question(job.question, supported):
+    if outcome.abstain_reason is None and answers_question(job, passages, supported):
         return Composition(tuple(passages), outcome.sentences, outcome.removed, raw=raw, draft=draft)
     if outcome.abstain_reason is None:
         kept, removed, reason = (), outcome.sentences + outcome.removed, OFF_POINT

@@ -9,6 +9,9 @@ A sentence can only answer when it
 - holds the kind of thing asked for when the question says so: an e-mail address or URL for "address", a year or
   date for "when", a number for "how many", an option or flag for "which option", a version for "which version",
   an environment variable for "which environment variable" (yes/no questions ask for none);
+- for "how many X", says X ("How many members does the society have?" is not answered by the year it was founded);
+- for "who", "whom" or "whose", names someone or something the question does not (a table row "Port Merrow Quay
+  (0.0 miles)" does not say who designed the station there);
 - adds something to the question instead of restating it.
 Among the sentences that can answer, a logistic model over similarity and word coverage gives the probability that
 one does (`AnswerModel`; weights fitted by training/relevance on CLAPNQ dev questions outside the report set, in
@@ -29,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from rag.records import Passage, SentenceSpan
-from rag.text import STOPWORDS, content_stems, wordset
+from rag.text import STOPWORDS, WORD, content_stems, wordset
 
 MODEL_FILE = Path(__file__).resolve().parent / "relevance.json"
 RARE_ZIPF = 1.5
@@ -37,6 +40,10 @@ QUESTION_WORDS = wordset(
     "what which who whom whose when where why how does do did is are was were can could should would will list "
     "name tell give explain describe"
 )
+# "how many" and the words that say what is counted, up to the first stopword or number ("times" counts nothing)
+HOW_MANY = re.compile(r"\bhow many\s+(.*)", re.I)
+NOT_COUNTED = wordset("times")
+ASKS_WHO = re.compile(r"^\s*(who|whom|whose)\b", re.I)
 YES_NO = re.compile(r"^\s*(is|are|was|were|does|do|did|can|could|will|would|should|has|have|had)\b", re.I)
 EXPECTED: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("contact", re.compile(r"\b(e-?mail|mailing list|(bug|report|contact|send)\w* \w* ?address)\b", re.I)),
@@ -83,6 +90,25 @@ def expected_kind(question: str) -> str | None:
 
 def holds_kind(text: str, kind: str | None) -> bool:
     return kind is None or bool(FOUND[kind].search(text))
+
+
+def counted(question: str) -> str | None:
+    """What a "how many" question counts ("tons" in "How many tons of slate..."), or None."""
+    match = HOW_MANY.search(question)
+    if match is None:
+        return None
+    words = []
+    for word in WORD.findall(match.group(1)):
+        if word.lower() in STOPWORDS or word[0].isdigit():
+            break
+        words.append(word)
+    return " ".join(w for w in words if w.lower() not in NOT_COUNTED) or None
+
+
+def names_another(question: str, sentence: str) -> bool:
+    """Whether the sentence has a capitalised word (not a stopword) that the question does not use."""
+    asked = {w.lower() for w in WORD.findall(question)}
+    return any(w[0].isupper() and w.lower() not in asked | STOPWORDS for w in WORD.findall(sentence))
 
 
 def question_terms(question: str) -> set[str]:
@@ -210,6 +236,11 @@ def blocking_reasons(question: str, names: Sequence[str], sentence: str, context
     kind = expected_kind(question)
     if not holds_kind(sentence, kind):
         reasons.append(f"holds no {kind}")
+    things = counted(question)
+    if things and not content_stems(things) & content_stems(sentence):
+        reasons.append(f"does not say how many {things}")
+    if ASKS_WHO.search(question) and not names_another(question, sentence):
+        reasons.append("names no one the question does not")
     if not content_stems(sentence) - question_terms(question):
         reasons.append("only restates the question")
     return reasons
