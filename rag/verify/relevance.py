@@ -10,8 +10,6 @@ A sentence can only answer when it
   date for "when", a number for "how many", an option or flag for "which option", a version for "which version",
   an environment variable for "which environment variable" (yes/no questions ask for none);
 - for "how many X", says X ("How many members does the society have?" is not answered by the year it was founded);
-- for "who", "whom" or "whose", names someone or something the question does not (a table row "Port Merrow Quay
-  (0.0 miles)" does not say who designed the station there);
 - adds something to the question instead of restating it.
 Among the sentences that can answer, a logistic model over similarity and word coverage gives the probability that
 one does (`AnswerModel`; weights fitted by training/relevance on CLAPNQ dev questions outside the report set, in
@@ -43,7 +41,6 @@ QUESTION_WORDS = wordset(
 # "how many" and the words that say what is counted, up to the first stopword or number ("times" counts nothing)
 HOW_MANY = re.compile(r"\bhow many\s+(.*)", re.I)
 NOT_COUNTED = wordset("times")
-ASKS_WHO = re.compile(r"^\s*(who|whom|whose)\b", re.I)
 YES_NO = re.compile(r"^\s*(is|are|was|were|does|do|did|can|could|will|would|should|has|have|had)\b", re.I)
 EXPECTED: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("contact", re.compile(r"\b(e-?mail|mailing list|(bug|report|contact|send)\w* \w* ?address)\b", re.I)),
@@ -103,12 +100,6 @@ def counted(question: str) -> str | None:
             break
         words.append(word)
     return " ".join(w for w in words if w.lower() not in NOT_COUNTED) or None
-
-
-def names_another(question: str, sentence: str) -> bool:
-    """Whether the sentence has a capitalised word (not a stopword) that the question does not use."""
-    asked = {w.lower() for w in WORD.findall(question)}
-    return any(w[0].isupper() and w.lower() not in asked | STOPWORDS for w in WORD.findall(sentence))
 
 
 def question_terms(question: str) -> set[str]:
@@ -239,8 +230,6 @@ def blocking_reasons(question: str, names: Sequence[str], sentence: str, context
     things = counted(question)
     if things and not content_stems(things) & content_stems(sentence):
         reasons.append(f"does not say how many {things}")
-    if ASKS_WHO.search(question) and not names_another(question, sentence):
-        reasons.append("names no one the question does not")
     if not content_stems(sentence) - question_terms(question):
         reasons.append("only restates the question")
     return reasons
