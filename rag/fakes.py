@@ -24,7 +24,7 @@ from rag.generation.prompt import render_question
 from rag.index.filters import Where
 from rag.pipeline import Pipeline
 from rag.records import Chunk, Passage, SentenceSpan
-from rag.verify.relevance import AnswerCheck
+from rag.verify.relevance import AnswerCheck, AnswerModel
 from rag.verify.verifier import Verifier
 
 DOCUMENTS: dict[str, tuple[str, str]] = {
@@ -207,6 +207,11 @@ class OverlapScorer:
         return [len(all_words(c) & all_words(p)) / max(1, len(all_words(c))) for p, c in pairs]
 
 
+# the hashing embedder's similarities mean nothing, so the fitted answer model would refuse every sentence: this one
+# lets every sentence that can answer (rag.verify.relevance.blocking_reasons) answer
+EVERY_ELIGIBLE = AnswerModel({}, 0.0, 0.0)
+
+
 def all_words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.lower()))
 
@@ -222,7 +227,7 @@ def fake_pipeline(settings: Settings | None = None, delay_s: float = 0.0, genera
         context=WholePassages(),
         generator=generator or EchoGenerator(delay_s),
         verifier=Verifier(OverlapScorer()),
-        answers=AnswerCheck(retriever.embedder.encode),
+        answers=AnswerCheck(retriever.embedder.encode, EVERY_ELIGIBLE),
         settings=settings,
         policy=settings.policy,
         composition=settings.composition if "composition" in settings.model_fields_set else "free",

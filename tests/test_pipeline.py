@@ -10,7 +10,7 @@ import pytest
 from ingest.pipeline import Ingestor
 from rag.compose.base import GENERATOR_ABSTAINED
 from rag.config import Settings
-from rag.fakes import OverlapScorer, ScriptedGenerator
+from rag.fakes import EVERY_ELIGIBLE, OverlapScorer, ScriptedGenerator
 from rag.generation.context import load_context
 from rag.pipeline import NOTHING_RELEVANT, Pipeline
 from rag.retrieval.retriever import IndexRetriever
@@ -28,7 +28,7 @@ def make_pipeline(corpus: Path, tmp_path: Path, fake_embedder):
         return Pipeline.from_settings(chosen).with_parts(
             retriever=IndexRetriever(index, fake_embedder, chosen),
             context=load_context(chosen.context, fake_embedder, chosen.context_sentences),
-            answers=AnswerCheck(fake_embedder.encode),
+            answers=AnswerCheck(fake_embedder.encode, EVERY_ELIGIBLE),
             generator=ScriptedGenerator(answer),
             verifier=Verifier(OverlapScorer()),
         )
@@ -60,9 +60,8 @@ def test_filter_withholds_unsupported_sentences(make_pipeline) -> None:
 
 
 def test_strict_abstains_on_one_unsupported_sentence(make_pipeline) -> None:
-    answer = make_pipeline("The depot holds four locomotives [1]. It was painted green in 1950 [1].").ask(
-        QUESTION, policy="strict"
-    )
+    raw = "The depot holds four locomotives [1]. It was painted green in 1950 [1]."
+    answer = make_pipeline(raw, extractive_fallback=False).ask(QUESTION, policy="strict")
     assert answer.abstained and "strict" in answer.abstain_reason
     assert answer.answer == "The corpus does not say."
 
