@@ -1,10 +1,10 @@
 """The model-free rules that overrule a support scorer's probability; the trained and heuristic scorers apply
 them to every pair they score.
 
-- A claim that repeats a whole sentence of its premise word for word is supported: COPY_SUPPORT. Case, spacing
-  and punctuation are ignored (so tokenised text's "Peter 's" is "Peter's"); the claim needs at least
-  COPY_MIN_WORDS words of letters outside links, so that a copied heading ("## [0.19.0] - 2021-07-24") or link
-  label is no claim. The passage says it. Measured 2026-12-03, the rule never fires on an unsupported pair of
+- A claim that repeats a whole sentence of its premise word for word is supported (COPY_SUPPORT): the passage
+  says it. Case, spacing and punctuation are ignored (so tokenised text's "Peter 's" is "Peter's"); the claim
+  needs at least COPY_MIN_WORDS words of letters outside links, so that a copied heading ("## [0.19.0] -
+  2021-07-24") or link label is no claim. Measured 2026-12-03, the rule never fires on an unsupported pair of
   the dev or train splits (WiCE, HaluEval, the synthetic claims, the written pairs, the 40 contradiction
   pairs). Before it, the trained scorer refused 90 of the 141 distinct CLAPNQ gold answer sentences that copy
   their gold passage at the 0.7 that generated sentences need, and 7 at its own threshold: a cross-encoder reads a
