@@ -64,6 +64,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--wice-repeat", type=int, default=0, help="add the WiCE train pairs this many more times (with --replay)"
     )
+    parser.add_argument(
+        "--window-repeat",
+        type=int,
+        default=0,
+        help="add the in-context window pairs (training.verifier.windows) this many times; train with --max-length 256",
+    )
     parser.add_argument("--init", type=Path, help="start from this trained verifier instead of the base encoder")
     parser.add_argument("--replay", type=int, help="keep only this many of the public training pairs (with --init)")
     return parser.parse_args(argv)
@@ -91,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.product_repeat,
             args.written_repeat,
             args.wice_repeat,
+            args.window_repeat,
         )
         pairs = pairs[: args.max_pairs] if args.max_pairs else pairs
         log.info("training pairs: %d (%d supported)", len(pairs), sum(p.label for p in pairs))

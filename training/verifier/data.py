@@ -15,6 +15,7 @@ from eval.pairs import LabeledPair, assign_splits, load_pairs
 from eval.product_pairs import product_pairs
 from eval.synthetic import synthetic_pairs
 from eval.written_pairs import written_pairs
+from training.verifier.windows import window_pairs
 
 log = logging.getLogger(__name__)
 
@@ -159,11 +160,13 @@ def training_set(
     product_repeat: int = 1,
     written_repeat: int = 0,
     wice_repeat: int = 0,
+    window_repeat: int = 0,
 ) -> list[LabeledPair]:
     """Every training pair, shuffled with the seed; the project's own claims (eval.synthetic, train split) are
     added `synthetic_repeat` times, the labelled generator sentences of `product_run` (eval.product_pairs, train
     split) `product_repeat` times, and the project's written paraphrase pairs (eval.written_pairs, train split)
-    `written_repeat` times, and the WiCE train pairs `wice_repeat` more times. With `replay`, only that many of the
+    `written_repeat` times, the WiCE train pairs `wice_repeat` more times, and the in-context window pairs
+    (training.verifier.windows) `window_repeat` times. With `replay`, only that many of the
     public pairs are kept (a continuation of a model already trained on them)."""
     rng = random.Random(seed)
     wice = wice_train_pairs(data)
@@ -179,5 +182,7 @@ def training_set(
         pairs += product * product_repeat
     pairs += written_pairs("train") * written_repeat
     pairs += wice * wice_repeat
+    if window_repeat:
+        pairs += window_pairs(data, rng) * window_repeat
     rng.shuffle(pairs)
     return pairs
