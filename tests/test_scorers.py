@@ -13,12 +13,13 @@ from rag.config import Settings, load_settings
 from rag.errors import ModelNotFoundError
 from rag.text import sentences
 from rag.verify.heuristic import (
-    LEXICAL_FEATURES,
+    MODEL_FREE_FEATURES,
     HeuristicScorer,
     build_heuristic,
     combine,
     features,
     select_evidence,
+    window_coverage,
 )
 from rag.verify.nli import NliScorer, SequenceClassifier, build_nli, entailment_index
 from rag.verify.scoring import SupportScorer, load_scorer, load_second_opinion
@@ -223,9 +224,21 @@ def test_lexical_features_need_no_model_and_match_the_full_ones() -> None:
     claim = "The lighthouse at Carrow Point was automated in 1991."
     [lexical] = HeuristicScorer().lexical_feature_batch([(premise, claim)])
     full = features(premise, claim, premise.split(". ")[1], 0.5)
-    assert set(lexical) == set(LEXICAL_FEATURES) and set(full) == {"similarity", *LEXICAL_FEATURES}
-    assert lexical == {name: full[name] for name in LEXICAL_FEATURES}
+    assert set(lexical) == set(MODEL_FREE_FEATURES) and set(full) == {"similarity", *MODEL_FREE_FEATURES}
+    assert lexical == {name: full[name] for name in MODEL_FREE_FEATURES}
     assert lexical["numbers"] == 1.0 and lexical["negation"] == 1.0
+
+
+def test_window_coverage_counts_the_claim_words_of_one_window_only() -> None:
+    # a WiCE-style partly supported claim: each half of its words is on the page, but never in one place
+    opened = "The mill at Ashcombe opened in 1894."
+    sold = "The mill was sold to the Farrow family."
+    page = " ".join([opened] + [FILLER] * 12 + [sold])
+    claim = "The mill at Ashcombe opened in 1894 and was sold to the Farrow family."
+    [values] = HeuristicScorer().lexical_feature_batch([(page, claim)])
+    assert values["coverage"] == 1.0 and values["window_coverage"] < 0.7
+    assert window_coverage(f"{opened} {sold}", claim) == 1.0  # one window holds both halves
+    assert window_coverage(page, "The mill at Ashcombe opened in 1894.") == 1.0
 
 
 def test_heuristic_threshold_override_without_loading_a_model() -> None:

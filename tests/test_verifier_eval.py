@@ -200,9 +200,10 @@ def test_training_data_never_contains_heldout_items() -> None:
     train = training_set(wice.parent.parent, seed=0)
     assert sum(p.id.startswith("wice") for p in train) > 50
     assert not {p.claim for p in train} & (held_claims | held_halu)
-    continued = training_set(wice.parent.parent, seed=0, replay=500, wice_repeat=2)
+    continued = training_set(wice.parent.parent, seed=0, replay=500, wice_repeat=2, window_repeat=1)
     wice_train = sum(p.id.startswith("wice") for p in train)
     assert sum(p.id.startswith("wice") for p in continued) >= 2 * wice_train  # the WiCE train pairs, twice more
+    assert sum(p.id.startswith(("climate-", "needle-")) for p in continued) > 1000  # the in-context windows
     assert not {p.claim for p in continued} & (held_claims | held_halu)
 
 

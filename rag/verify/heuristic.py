@@ -4,6 +4,9 @@ Features of a (premise, claim) pair:
   similarity   max cosine between the claim and a premise sentence (packaged all-MiniLM-L6-v2 as int8 ONNX);
                only the CANDIDATES sentences sharing most content words with the claim are embedded (speed)
   coverage     share of the claim's content words (lower-cased, 5-letter stems) found in the premise
+  window_coverage  the same share in the premise window (the cross-encoder's, of whole sentences) that holds
+               most of them: a claim whose words are spread over a long page is only partly supported in any
+               one place (used by the trained scorer's calibration, not by this scorer's formula)
   numbers      share of the claim's numbers absent from the premise (strong evidence against)
   entities     share of the claim's capitalised names absent from the premise
   negation     1 when the claim and its best-matching premise sentence disagree on negation
@@ -23,13 +26,18 @@ import numpy as np
 from rag.config import Settings
 from rag.index.embedding import Embedder
 from rag.text import NAME, STOPWORDS, content_stems, is_negated, numbers, sentences
+from rag.verify.nli import DEFAULT_WINDOW_WORDS
 from rag.verify.rules import ruled
 from rag.verify.scoring import sigmoid
+from rag.verify.windows import split_windows
 
 EMBEDDER = "all-MiniLM-L6-v2"
 EMBEDDER_BACKEND = "onnx-int8"  # 2x faster than torch here; the fitted weights below assume it
 FEATURES = ("similarity", "coverage", "numbers", "entities", "negation")
 LEXICAL_FEATURES = FEATURES[1:]  # no model needed: negation is judged against the best lexical match
+# the model-free features with coverage read in one premise window (the trained scorer's "local" calibration)
+LOCAL_FEATURES = ("window_coverage", *LEXICAL_FEATURES[1:])
+MODEL_FREE_FEATURES = (*LEXICAL_FEATURES, "window_coverage")
 # fitted on dev with seed 0 (see module docstring; dev balanced accuracy WiCE 0.81, HaluEval 0.615)
 WEIGHTS: dict[str, float] = {
     "similarity": 2.202,
@@ -98,11 +106,18 @@ def select_evidence(premise: str, claim: str, max_words: int) -> str:
     return " ".join(found[i] for i in sorted(chosen))
 
 
+def window_coverage(premise: str, claim: str, window_words: int = DEFAULT_WINDOW_WORDS) -> float:
+    """The largest share of the claim's content words found in any one premise window."""
+    wanted = content_stems(claim)
+    return max(1.0 - missing_share(wanted, content_stems(w)) for w in split_windows(premise, window_words))
+
+
 def lexical_features(premise: str, claim: str, best_sentence: str) -> dict[str, float]:
-    """The LEXICAL_FEATURES of one pair, given the premise sentence that best matches the claim."""
+    """The MODEL_FREE_FEATURES of one pair, given the premise sentence that best matches the claim."""
     premise_lower = premise.lower()
     return {
         "coverage": 1.0 - missing_share(content_stems(claim), content_stems(premise)),
+        "window_coverage": window_coverage(premise, claim),
         "numbers": missing_share(numbers(claim), numbers(premise)),
         "entities": sum(n.lower() not in premise_lower for n in names(claim)) / max(len(names(claim)), 1),
         "negation": float(is_negated(claim) != is_negated(best_sentence)),
@@ -156,7 +171,7 @@ class HeuristicScorer:
         return result
 
     def lexical_feature_batch(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, float]]:
-        """LEXICAL_FEATURES of every pair (no embedding): fast enough for any batch."""
+        """MODEL_FREE_FEATURES of every pair (no embedding): fast enough for any batch."""
         return [lexical_features(p, c, candidates(p, c, 1)[0]) for p, c in pairs]
 
     def _embed(self, texts: list[str]) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Any
 from rag.config import Settings
 from rag.errors import ModelNotFoundError
 from rag.models import TRAINED_VERIFIER_DIR
-from rag.verify.heuristic import LEXICAL_FEATURES, HeuristicScorer, select_evidence
+from rag.verify.heuristic import MODEL_FREE_FEATURES, HeuristicScorer, select_evidence
 from rag.verify.nli import DEFAULT_MAX_LENGTH, DEFAULT_WINDOW_WORDS, SequenceClassifier
 from rag.verify.rules import ruled
 from rag.verify.scoring import sigmoid
@@ -93,7 +93,7 @@ class TrainedScorer:
 
     def warm_up(self) -> None:
         self.verifier.classifier.warm_up()
-        if set(self.verifier.calibration.feature_weights) - set(LEXICAL_FEATURES):
+        if set(self.verifier.calibration.feature_weights) - set(MODEL_FREE_FEATURES):
             self.heuristic.warm_up()
 
     def score(self, premise: str, claim: str) -> float:
@@ -105,7 +105,7 @@ class TrainedScorer:
         margins = self.verifier.margins(pairs) if calibration.platt_slope else [0.0] * len(pairs)
         if not calibration.feature_weights:
             return ruled(pairs, [calibration.probability(m) for m in margins])
-        if set(calibration.feature_weights) <= set(LEXICAL_FEATURES):
+        if set(calibration.feature_weights) <= set(MODEL_FREE_FEATURES):
             features = self.heuristic.lexical_feature_batch(pairs)
         else:
             features = self.heuristic.feature_batch(pairs)

@@ -14,25 +14,27 @@ from typing import Any
 from eval.pairs import LabeledPair, load_pairs
 from eval.synthetic import synthetic_pairs
 from eval.verifier_eval import metrics
-from rag.verify.heuristic import FEATURES, LEXICAL_FEATURES
+from rag.verify.heuristic import FEATURES, LEXICAL_FEATURES, LOCAL_FEATURES
 
 log = logging.getLogger("training.verifier")
 
 
 DevScores = dict[str, tuple[list[int], list[float]]]
 # combiners compared on dev by cross-validation: which inputs the calibrated logistic model sees
-# name -> (cross-encoder log-odds, which heuristic features: "features" all five, "lexical" the model-free ones),
+# name -> (cross-encoder log-odds, which heuristic features: "features" all five, "lexical" the model-free ones,
+# "local" the model-free ones with coverage read in the best premise window),
 # cheapest to run first (the "features" set embeds up to 8 premise sentences per pair with the embedder)
 VARIANTS: dict[str, tuple[bool, str | None]] = {
     "cross_encoder": (True, None),
     "cross_encoder+lexical": (True, "lexical"),
+    "cross_encoder+local": (True, "local"),
     "features": (False, "features"),
     "cross_encoder+features": (True, "features"),
 }
 # a costlier variant is chosen only when it beats every cheaper one by more than this mean dev balanced accuracy
 # (about one WiCE dev claim); smaller differences are noise on 105 claims
 GOOD_ENOUGH = 0.01
-FEATURE_SETS = {"features": FEATURES, "lexical": LEXICAL_FEATURES}
+FEATURE_SETS = {"features": FEATURES, "lexical": LEXICAL_FEATURES, "local": LOCAL_FEATURES}
 
 
 def dev_splits(data: Path, synthetic: bool = False) -> dict[str, list[LabeledPair]]:
@@ -61,10 +63,10 @@ def dev_inputs(checkpoint: Path, data: Path, args: argparse.Namespace) -> dict[s
         texts = [(p.premise, p.claim) for p in pairs]
         margins = verifier.margins(texts)
         features = [[f[n] for n in FEATURES] for f in heuristic.feature_batch(texts)]
-        lexical = [[f[n] for n in LEXICAL_FEATURES] for f in heuristic.lexical_feature_batch(texts)]
+        model_free = heuristic.lexical_feature_batch(texts)
         log.info("dev %s: %d pairs in %.0f s", name, len(pairs), time.perf_counter() - started)
-        labels = [p.label for p in pairs]
-        result[name] = {"labels": labels, "margins": margins, "features": features, "lexical": lexical}
+        result[name] = {"labels": [p.label for p in pairs], "margins": margins, "features": features}
+        result[name] |= {key: [[f[n] for n in FEATURE_SETS[key]] for f in model_free] for key in ("lexical", "local")}
     return result
 
 
