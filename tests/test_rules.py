@@ -80,8 +80,8 @@ def test_rules_raise_copies_and_cap_contradictions() -> None:
 
 @pytest.mark.slow
 def test_a_generated_sentence_that_quotes_a_long_passage_is_kept() -> None:
-    # the default scorer alone scores such a quote under the support generated sentences need (0.7 then) (measured on CLAPNQ gold
-    # answer sentences: 90 of 141 copies refused before the rule); a made-up sentence beside it is still dropped
+    # the default scorer alone scored such a quote under the 0.7 generated sentences needed then (measured on CLAPNQ
+    # gold answer sentences: 90 of 141 copies refused before the rule); a made-up sentence beside it is still dropped
     settings = Settings()
     scorer, second = load_scorer(settings), load_second_opinion(settings)
     verifier = Verifier(scorer, settings.generated_support_threshold, second=second)
