@@ -11,6 +11,7 @@ import pytest
 from eval.datasets import read_jsonl
 from eval.generated_support import JudgedSentence, as_generated, best_scores, judged_sentences, passed_counts
 from eval.judged import LABELS, Labels, generated_scores, main, tally, text_hash, threshold_table, to_judge
+from rag.config import Settings
 from rag.fakes import OverlapScorer
 from rag.verify.scoring import load_scorers
 
@@ -126,10 +127,12 @@ def test_a_threshold_sweep_counts_as_the_pipeline_would_at_each_threshold(monkey
         JudgedSentence("Cats sleep.", ("Cats sleep all day, said the vet on Tuesday.",), False),
     ]
     (trained,) = load_scorers(["trained"])
+    default = Settings().generated_support_threshold  # the sweep includes the default threshold
+    assert default is not None and 0.5 < default < 0.9
     swept = as_generated("trained", trained, sentences, sweep=[0.5, 0.9])
-    assert [row["scorer"] for row in swept][::2] == ["trained at 0.50", "trained at 0.70", "trained at 0.90"]
+    assert [row["scorer"] for row in swept][::2] == ["trained at 0.50", f"trained at {default:.2f}", "trained at 0.90"]
     assert swept[1]["scorer"] == "trained at 0.50 + heuristic"
-    for threshold, rows in zip((0.5, 0.7, 0.9), (swept[0:2], swept[2:4], swept[4:6]), strict=True):
+    for threshold, rows in zip((0.5, default, 0.9), (swept[0:2], swept[2:4], swept[4:6]), strict=True):
         monkeypatch.setenv("RAG_GENERATED_SUPPORT_THRESHOLD", str(threshold))
         assert as_generated("trained", trained, sentences) == rows
     assert swept[0]["passed"] > swept[4]["passed"]  # the sweep does change the decisions
