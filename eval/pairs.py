@@ -56,11 +56,14 @@ def assign_splits(keys: Sequence[str], heldout: int, dev: int) -> list[str]:
     return names
 
 
+def wice_splits(records: Sequence[dict]) -> list[str]:
+    """Split name per WiCE record, by its claim: WICE_HELDOUT of them held out, WICE_DEV dev, the rest train."""
+    count = len(records)
+    return assign_splits([r["claim"] for r in records], round(count * WICE_HELDOUT), round(count * WICE_DEV))
+
+
 def _wice_pairs(records: list[dict]) -> Iterable[tuple[str, list[LabeledPair]]]:
-    keys = [r["claim"] for r in records]
-    count = len(keys)
-    names = assign_splits(keys, round(count * WICE_HELDOUT), round(count * WICE_DEV))
-    for number, (record, name) in enumerate(zip(records, names, strict=True)):
+    for number, (record, name) in enumerate(zip(records, wice_splits(records), strict=True)):
         label = int(record["label"] == "supported")
         pair = LabeledPair(f"wice-{number}", " ".join(record["evidence"]), record["claim"], label)
         yield name, [pair]

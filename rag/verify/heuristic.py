@@ -106,18 +106,26 @@ def select_evidence(premise: str, claim: str, max_words: int) -> str:
     return " ".join(found[i] for i in sorted(chosen))
 
 
+def coverage(wanted: set[str], text: str) -> float:
+    """Share of the wanted content stems found in text."""
+    return 1.0 - missing_share(wanted, content_stems(text))
+
+
 def window_coverage(premise: str, claim: str, window_words: int = DEFAULT_WINDOW_WORDS) -> float:
     """The largest share of the claim's content words found in any one premise window."""
     wanted = content_stems(claim)
-    return max(1.0 - missing_share(wanted, content_stems(w)) for w in split_windows(premise, window_words))
+    return max(coverage(wanted, window) for window in split_windows(premise, window_words))
 
 
 def lexical_features(premise: str, claim: str, best_sentence: str) -> dict[str, float]:
     """The MODEL_FREE_FEATURES of one pair, given the premise sentence that best matches the claim."""
     premise_lower = premise.lower()
+    wanted = content_stems(claim)
+    whole = coverage(wanted, premise)
+    windows = split_windows(premise, DEFAULT_WINDOW_WORDS)  # a premise that fits is its only window
     return {
-        "coverage": 1.0 - missing_share(content_stems(claim), content_stems(premise)),
-        "window_coverage": window_coverage(premise, claim),
+        "coverage": whole,
+        "window_coverage": whole if len(windows) == 1 else max(coverage(wanted, w) for w in windows),
         "numbers": missing_share(numbers(claim), numbers(premise)),
         "entities": sum(n.lower() not in premise_lower for n in names(claim)) / max(len(names(claim)), 1),
         "negation": float(is_negated(claim) != is_negated(best_sentence)),

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import read_jsonl
-from eval.pairs import LabeledPair, assign_splits, load_pairs
+from eval.pairs import LabeledPair, load_pairs, wice_splits
 from eval.product_pairs import product_pairs
 from eval.synthetic import synthetic_pairs
 from eval.written_pairs import written_pairs
@@ -63,12 +63,8 @@ def wice_train_pairs(data: Path) -> list[LabeledPair]:
     Partially supported claims against the sentences that support part of them are hard negatives.
     """
     records = list(read_jsonl(data / "wice" / "claims_dev.jsonl"))
-    from eval.pairs import WICE_DEV, WICE_HELDOUT
-
-    count = len(records)
-    names = assign_splits([r["claim"] for r in records], round(count * WICE_HELDOUT), round(count * WICE_DEV))
     pairs = []
-    for number, (record, name) in enumerate(zip(records, names, strict=True)):
+    for number, (record, name) in enumerate(zip(records, wice_splits(records), strict=True)):
         if name != "train":
             continue
         label = int(record["label"] == "supported")

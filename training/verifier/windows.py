@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import read_jsonl
-from eval.pairs import WICE_DEV, WICE_HELDOUT, LabeledPair, assign_splits
+from eval.pairs import POSITIVE_LABELS, LabeledPair, wice_splits
 from rag.text import content_stems, sentences
+from rag.verify.nli import DEFAULT_WINDOW_WORDS
 from rag.verify.windows import split_windows
 
-WINDOW_WORDS = 150  # the inference window (calibration.json's window_words)
+WINDOW_WORDS = DEFAULT_WINDOW_WORDS  # the inference window (calibration.json's window_words)
 NEEDLES = 2000
 NEEDLE_PREMISE_WORDS = 60
-POSITIVE = {"entailment", "supported"}
 
 
 def climate_sets(data: Path) -> list[LabeledPair]:
@@ -67,7 +67,7 @@ def needles(data: Path, rng: random.Random, count: int = NEEDLES) -> list[Labele
             around.append(sentence)
             budget -= len(sentence.split())
         around.insert(rng.randint(0, len(around)), record["premise"])
-        label = int(record["label"] in POSITIVE)
+        label = int(record["label"] in POSITIVE_LABELS)
         pairs.append(LabeledPair(f"needle-{number}", " ".join(around), record["hypothesis"], label))
     return pairs
 
@@ -75,10 +75,8 @@ def needles(data: Path, rng: random.Random, count: int = NEEDLES) -> list[Labele
 def wice_page_windows(data: Path) -> list[LabeledPair]:
     """WiCE train claims against windows of their own page (train split only)."""
     records = list(read_jsonl(data / "wice" / "claims_dev.jsonl"))
-    count = len(records)
-    names = assign_splits([r["claim"] for r in records], round(count * WICE_HELDOUT), round(count * WICE_DEV))
     pairs = []
-    for number, (record, name) in enumerate(zip(records, names, strict=True)):
+    for number, (record, name) in enumerate(zip(records, wice_splits(records), strict=True)):
         if name == "train":
             pairs += _page_windows(number, record)
     return pairs
