@@ -12,7 +12,7 @@ import pytest
 from rag.config import Settings
 from rag.records import Chunk, Passage
 from rag.verify.claims import parse_citations
-from rag.verify.contradiction import conflicts, other_subjects, polarity_flips, substitutions
+from rag.verify.contradiction import conflicts, other_subjects, polarity_flips, role_swaps, substitutions
 from rag.verify.scoring import SupportScorer, load_scorer, load_second_opinion
 from rag.verify.verifier import Verifier
 
@@ -90,8 +90,6 @@ def test_polarity_counts_only_where_the_claim_copies_its_sentence() -> None:
 
 # the default scorer's wrong decisions on the pairs (measured 2026-12-02): strict xfails, so that a fix shows
 KNOWN_FAILURES = {
-    "name-2": "two people of the passage swapped in their roles: no rule, and the model passes it",
-    "name-4": "the same kind of role swap (scored 0.50 in this batch; int8 scores move with batch neighbours)",
     "paraphrase-1": "'to passengers' for 'to public traffic': the model refuses the paraphrase",
     "paraphrase-4": "needs arithmetic (half of 10 euros): refused",
     "paraphrase-5": "needs arithmetic (the year after 1911): refused",
@@ -179,3 +177,38 @@ def test_a_claim_about_another_subject_is_found() -> None:
     assert other_subjects(premise, "Ines Valo (born 3 May 1947) is a German sculptor, painter and teacher.")
     assert other_subjects(premise, "Karl Ostrow (born 3 May 1947) is a German sculptor and painter.") == []
     assert other_subjects(premise, "Ostrow is a German sculptor, painter and teacher.") == []
+
+
+ROLES = (
+    "In 2003 the band played its first concert in Ghent, with Mira Jansen on drums and Tomas Berg on guitar. "
+    "The lighting was designed by Ellen Vos; the posters were printed later by Karel Dekker."
+)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Tomas Berg played drums at the band's first concert.",
+        "Mira Jansen played guitar at the first concert.",
+        "Karel Dekker designed the lighting.",
+        "Ellen Vos printed the posters.",
+    ],
+)
+def test_a_role_swap_between_two_people_is_found(claim: str) -> None:
+    assert role_swaps(ROLES, claim)
+    assert conflicts(ROLES, claim)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Tomas Berg played guitar at the band's first concert.",
+        "Mira Jansen was on drums at the first concert in Ghent.",
+        "Tomas Berg played at the band's first concert in 2003.",  # his part left out, nobody else's given him
+        "Mira Jansen and Tomas Berg played the band's first concert.",
+        "Karel Dekker printed the posters.",
+        "The lighting was designed by Ellen Vos.",  # the subject is not a person of the passage
+    ],
+)
+def test_a_faithful_claim_about_one_of_two_people_is_no_role_swap(claim: str) -> None:
+    assert role_swaps(ROLES, claim) == []

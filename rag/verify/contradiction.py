@@ -3,15 +3,18 @@ otherwise than the passage does ("cif stands for C Interchangeable Function" aga
 InterFace"), uses the antonym of what the passage's sentence about the same thing says (open/closed,
 rose/fell, before/after, older/younger, ...), puts its own name, number, month or weekday where the passage's
 sentence the claim copies has another there ("awarded to Maya Lindqvist in 2019" against "awarded to
-Priya Raman in 2019", "ten books" against "six books"), drops or adds a negation in a sentence it copies, or says
-of its subject what the passage says of another. `conflicts(premise, claim)` lists them; rag.verify.rules caps the
-support of such claims at CONFLICT_CAP.
+Priya Raman in 2019", "ten books" against "six books"), drops or adds a negation in a sentence it copies, says
+of its subject what the passage says of another, or gives its subject the part a coordinate clause gives another
+("Rui Costa played piano" against "with Ana Ferreira on piano and Rui Costa on bass"). `conflicts(premise,
+claim)` lists them; rag.verify.rules caps the support of such claims at CONFLICT_CAP.
 
 Only rules that almost never fire on supported claims are vetoes. Measured on the dev splits (supported claims
 flagged / unsupported flagged): antonyms 0/36 and 0/69 on WiCE, 1/500 and 1/500 on HaluEval, 1/331 and 3/441 on
 the synthetic claims; expansions never fired on supported claims. The substitution, negation and other-subject
 rules (2026-12-02) together: 1/36, 1/500 and 1/173 supported dev claims, and 4 of 414 CLAPNQ gold answer
-sentences against their own gold passage. Missing names, missing numbers and negation
+sentences against their own gold passage. The role-swap rule (2026-12-04) fired on no supported claim: 0 of the
+676 dev and 4,895 train supported claims of WiCE, HaluEval and the synthetic set (2 of 5,391 unsupported train
+claims), and 0 of the 414 CLAPNQ gold answer sentences. Missing names, missing numbers and negation
 mismatches fire on 8 to 37% of supported claims, so they stay soft features of the calibrated scorer
 (rag.verify.heuristic), not vetoes.
 """
@@ -129,6 +132,8 @@ FLIP_WORDS = 2
 # a claim about another subject: the rest of it copies this share of a sentence about someone else
 SAME_SUBJECT_WORDING = 0.8
 SAME_SUBJECT_MIN_WORDS = 4
+# clauses in coordination: the parts a role swap exchanges ("A on piano and B on bass", "written by A; added by B")
+COORDINATE = re.compile(r";\s+|\s+(?:and|but|while|whereas)\s+")
 
 
 def conflicts(premise: str, claim: str) -> list[str]:
@@ -139,7 +144,13 @@ def conflicts(premise: str, claim: str) -> list[str]:
     best = best_sentence(premise, claim) or best_sentence(premise, claim, split_clauses=False)
     if best is not None:
         found += antonyms(best, claim)
-    return found + substitutions(premise, claim) + polarity_flips(premise, claim) + other_subjects(premise, claim)
+    return (
+        found
+        + substitutions(premise, claim)
+        + polarity_flips(premise, claim)
+        + other_subjects(premise, claim)
+        + role_swaps(premise, claim)
+    )
 
 
 def expansions(text: str) -> dict[str, set[str]]:
@@ -305,6 +316,59 @@ def other_subjects(premise: str, claim: str) -> list[str]:
         if in_order(rest, source[other:])[0] >= SAME_SUBJECT_WORDING:
             return [f"the passage says this of {' '.join(w for w, _ in source[:other])}"]
     return []
+
+
+def role_swaps(premise: str, claim: str) -> list[str]:
+    """A claim that gives its subject the part a premise sentence gives someone else ("Rui Costa played piano on
+    the album" against "..., with Ana Ferreira on piano and Rui Costa on bass"): the claim opens with a name (alone,
+    not "A and B ...") that has a clause of its own in a sentence saying at least SAME_THING of the claim's other
+    content words; the claim says none of that clause's words, and says words of a clause in coordination with it
+    (next to it, after "and", "but", "while", "whereas" or a semicolon) that gives a full name (two words or more:
+    not "an English singer") the claim does not mention."""
+    claimed = tagged(claim)
+    subject = leading_names(claimed)
+    if not subject or claimed[subject : subject + 1] == (("and", None),):
+        return []
+    names = {word for word, kind in claimed[:subject] if kind == "name"}
+    wanted = content_stems(claim) - content_stems(" ".join(names))
+    claim_words = {word for word, _ in claimed}
+    for sentence in sentences(premise) or [premise]:
+        if len(wanted & content_stems(sentence)) < SAME_THING * len(wanted):
+            continue
+        parts, coordinate = coordinated_clauses(sentence)
+        for i, part in enumerate(parts):
+            own = content_stems(part) - content_stems(" ".join(names))
+            if not names <= {word for word, kind in tagged(part) if kind == "name"} or not own or own & wanted:
+                continue
+            beside = [parts[j] for j, join in ((i - 1, i and coordinate[i - 1]), (i + 1, coordinate[i])) if join]
+            for other in beside:
+                theirs = [name for name in full_names(tagged(other)) if not set(name) & claim_words]
+                if theirs and wanted & content_stems(other):
+                    return [f"the passage says this of {' '.join(theirs[0])}"]
+    return []
+
+
+def coordinated_clauses(sentence: str) -> tuple[list[str], list[bool]]:
+    """The sentence's clauses (CLAUSE), and for each whether it is in coordination with the next one (a semicolon
+    or a conjunction between them, also after a comma: ", and"); the last is False."""
+    pieces = re.split(f"({CLAUSE.pattern})", sentence)
+    parts = pieces[::2]
+    joins = [
+        bool(COORDINATE.fullmatch(join) or COORDINATE.match(f" {after}"))
+        for join, after in zip(pieces[1::2], parts[1:], strict=True)
+    ]
+    return parts, [*joins, False]
+
+
+def full_names(words: Tagged) -> list[tuple[str, ...]]:
+    """The runs of two or more name words."""
+    runs: list[list[str]] = [[]]
+    for word, kind in words:
+        if kind == "name":
+            runs[-1].append(word)
+        elif runs[-1]:
+            runs.append([])
+    return [tuple(run) for run in runs if len(run) > 1]
 
 
 def polarity_flips(premise: str, claim: str) -> list[str]:
