@@ -16,7 +16,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.generation.base import Generator
-from rag.records import Citation, Claim, Passage, Sentence, Verdict
+from rag.records import Citation, Claim, Passage, Sentence, SentenceSpan, Verdict
 from rag.verify.claims import checkable
 from rag.verify.policies import Policy
 from rag.verify.relevance import AnswerCheck, Candidate, blocking_reasons, names_in, sentences_of
@@ -115,12 +115,25 @@ def answers_question(job: Job, passages: Sequence[Passage], sentences: Sequence[
 
 def clears_as_quote(job: Job, passages: Sequence[Passage], sentence: Sentence) -> bool:
     """False only for a copy of a source sentence that the answer check would not quote as the answer."""
-    said = normalised(sentence.text)
-    for n, passage in enumerate(passages, start=1):
-        for span in sentences_of(passage):
-            if normalised(span.text) == said:
-                return job.answers.answers(job.answers.judge(job.question, job.vector, n, passage, span))
-    return True
+    found = source_sentence(sentence.text, passages)
+    if found is None:
+        return True
+    n, span = found
+    return job.answers.answers(job.answers.judge(job.question, job.vector, n, passages[n - 1], span))
+
+
+def source_sentence(
+    text: str, passages: Sequence[Passage], same: Callable[[str], str] = normalised, first: int = 0
+) -> tuple[int, SentenceSpan] | None:
+    """(n, sentence) of the first source sentence that is `text` when both are read through `same` (by default
+    letters and digits only), trying source `first` (1-based) before the others."""
+    said = same(text)
+    order = [first, *range(1, len(passages) + 1)] if 1 <= first <= len(passages) else range(1, len(passages) + 1)
+    for n in order:
+        for span in sentences_of(passages[n - 1]):
+            if same(span.text) == said:
+                return n, span
+    return None
 
 
 def verified(job: Job, passages: Sequence[Passage], raw: str, draft: tuple[Claim, ...]) -> Composition:

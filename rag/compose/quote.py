@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
-from rag.compose.base import Composition, Event, Job, closest, extractive_answer, quoted
+from rag.compose.base import Composition, Event, Job, closest, extractive_answer, quoted, source_sentence
 from rag.generation.grammar import ANSWER_PREFIX, QUOTE_PREFIX, quote_grammar
 from rag.generation.prompt import QUOTE_INSTRUCTIONS, build_prompt
 from rag.records import Claim, Passage, SentenceSpan
@@ -61,15 +61,11 @@ def from_quote(job: Job, passages: Sequence[Passage], raw: str) -> Composition:
 def quoted_span(raw: str, passages: Sequence[Passage]) -> tuple[int, SentenceSpan] | None:
     """(n, sentence) of the quote when it is, word for word, a sentence of source n (or of another source)."""
     match = QUOTED.search(raw)
-    if match is None:
-        return None
-    text, cited = " ".join(match["quote"].split()), int(match["n"])
-    order = [cited, *range(1, len(passages) + 1)] if 1 <= cited <= len(passages) else range(1, len(passages) + 1)
-    for n in order:
-        for span in passages[n - 1].chunk.sentences:
-            if " ".join(span.text.split()) == text:
-                return n, span
-    return None
+    return None if match is None else source_sentence(match["quote"], passages, spaced, int(match["n"]))
+
+
+def spaced(text: str) -> str:
+    return " ".join(text.split())
 
 
 def answer_text(raw: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.datasets import read_jsonl
-from eval.pairs import LabeledPair, load_pairs, wice_splits
+from eval.pairs import POSITIVE_LABELS, LabeledPair, load_pairs, wice_splits
 from eval.product_pairs import product_pairs
 from eval.synthetic import synthetic_pairs
 from eval.written_pairs import written_pairs
@@ -33,7 +33,6 @@ HALUEVAL_TRAIN_ITEMS = 600  # two pairs each; small on purpose: answer length al
 WICE_GROUPS_PER_CLAIM = 2
 AUGMENT_EACH = 600  # hard negatives per rule
 MAX_PREMISE_WORDS = 130
-POSITIVE = {"entailment", "supported"}
 
 
 def sample_nli(data: Path, rng: random.Random) -> list[LabeledPair]:
@@ -43,7 +42,7 @@ def sample_nli(data: Path, rng: random.Random) -> list[LabeledPair]:
         records = [r for r in read_jsonl(data / "nli" / name) if len(r["premise"].split()) <= MAX_PREMISE_WORDS]
         chosen = rng.sample(records, min(count, len(records)))
         pairs += [
-            LabeledPair(f"{name}-{i}", r["premise"], r["hypothesis"], int(r["label"] in POSITIVE))
+            LabeledPair(f"{name}-{i}", r["premise"], r["hypothesis"], int(r["label"] in POSITIVE_LABELS))
             for i, r in enumerate(chosen)
         ]
     return pairs
