@@ -124,14 +124,14 @@ class Citation:
         }
 
 
-ClaimKind = Literal["claim", "abstention", "cut_off", "fragment"]
+ClaimKind = Literal["claim", "abstention", "cut_off", "fragment", "repeat"]
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
     """A sentence of generated text, its [n] markers removed, the source numbers it cited, and what the claim
     rules (rag.verify.claims) made of it: a claim to check, the generator saying the sources lack the answer,
-    a sentence cut off by max_tokens, or a fragment that states nothing checkable."""
+    a sentence cut off by max_tokens, a fragment that states nothing checkable, or a repeat of an earlier claim."""
 
     text: str
     citations: tuple[int, ...] = ()

@@ -208,3 +208,14 @@ def test_fragments_and_repetition(text: str, fragment: bool) -> None:
     from rag.verify.claims import is_fragment
 
     assert is_fragment(text) is fragment
+
+
+def test_a_sentence_the_answer_already_said_is_a_repeat_not_a_claim() -> None:
+    from rag.verify.claims import draft_claims
+
+    answer = (
+        "The mill opened in 1850 and closed in 1921 [1]. The mill opened in 1850 [1]. "
+        "The mill both opened in 1850 and closed in 1921 [1]. The mill was rebuilt in 1860 [2]."
+    )
+    kinds = [c.kind for c in draft_claims(answer, 2, cut_off=False)]
+    assert kinds == ["claim", "repeat", "repeat", "claim"]
