@@ -68,10 +68,15 @@ def words(text: str) -> list[str]:
     return WORD.findall(text)
 
 
-def content_stems(text: str) -> set[str]:
-    """Lower-cased content words cut to 5 letters (a cheap stemmer)."""
+def content_sequence(text: str) -> tuple[str, ...]:
+    """The text's content words in order, lower-cased and cut to 5 letters (a cheap stemmer)."""
     lowered = (w.lower() for w in WORD.findall(text))
-    return {w[:5] for w in lowered if w not in STOPWORDS and len(w) > 1}
+    return tuple(w[:5] for w in lowered if w not in STOPWORDS and len(w) > 1)
+
+
+def content_stems(text: str) -> set[str]:
+    """The set of the text's content_sequence."""
+    return set(content_sequence(text))
 
 
 def numbers(text: str) -> set[str]:

@@ -7,8 +7,9 @@
 - cut_off: the last sentence, left unfinished when generation stopped at max_tokens;
 - fragment: states nothing checkable: a list opener ending in ":", a bare list item or name of under three
   words ("1.", "3. The Monk"), degenerate repetition, or a tautology that repeats one term three times;
-- repeat: says nothing an earlier claim of the answer has not said (its content words are all among that
-  claim's): a small generator looping on one sentence, which would otherwise be shown two or three times;
+- repeat: says again what an earlier claim of the answer said, in the same content words in the same order
+  ("A and B are known for X" after "A and B are both known for X"; not "B defeated A" after "A defeated B"): a
+  small generator looping on one sentence, which would otherwise be shown two or three times;
 - claim: everything else, which the verifier checks.
 The pipeline verifies the claims; evaluation reads the same classes from `Answer.draft`.
 """
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 from itertools import pairwise
 
 from rag.records import Claim, ClaimKind
-from rag.text import STOPWORDS, WORD, content_stems, sentences
+from rag.text import STOPWORDS, WORD, content_sequence, sentences
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*(?:[,;]|-|–)\s*\d+)*)\s*\]")
 LEADING_MARKERS = re.compile(r"^\s*(?:\[\s*\d+(?:\s*(?:[,;]|-|–)\s*\d+)*\s*\]\s*)+")
@@ -132,17 +133,16 @@ def draft_claims(text: str, n_sources: int, cut_off: bool) -> tuple[Claim, ...]:
     checked = [i for i, kind in enumerate(kinds) if kind == "claim"]
     if checked and cut_off and not parsed[checked[-1]].text.rstrip().endswith(SENTENCE_ENDS):
         kinds[checked[-1]] = "cut_off"  # half a claim is not checked or shown
-    said: list[set[str]] = []
+    said: set[tuple[str, ...]] = set()
     for i, claim in enumerate(parsed):
         if kinds[i] != "claim":
             continue
-        stems = content_stems(claim.text)
+        words = content_sequence(claim.text)
         if is_fragment(claim.text):
             kinds[i] = "fragment"
-        elif any(stems <= earlier for earlier in said):
+        elif words in said:
             kinds[i] = "repeat"
-        else:
-            said.append(stems)
+        said.add(words)
     return tuple(Claim(c.text, c.citations, kind) for c, kind in zip(parsed, kinds, strict=True))
 
 
