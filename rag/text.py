@@ -9,6 +9,7 @@ passages: about 250x faster than pysbd, with the same splits on abbreviations ("
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from rag.records import SentenceSpan
 
@@ -77,6 +78,22 @@ def content_sequence(text: str) -> tuple[str, ...]:
 def content_stems(text: str) -> set[str]:
     """The set of the text's content_sequence."""
     return set(content_sequence(text))
+
+
+def overlaps(sentences: Sequence[str], claim: str) -> list[int]:
+    """Content words each sentence shares with the claim."""
+    wanted = content_stems(claim)
+    return [len(wanted & content_stems(sentence)) for sentence in sentences]
+
+
+def ranked(shared: Sequence[int]) -> list[int]:
+    """Sentence indices by overlaps(), most content words shared with the claim first (ties: earlier first)."""
+    return sorted(range(len(shared)), key=lambda i: -shared[i])
+
+
+def most_shared(sentences: Sequence[str], claim: str, count: int) -> list[int]:
+    """Indices of the `count` sentences sharing most content words with the claim, in their order."""
+    return sorted(ranked(overlaps(sentences, claim))[:count])
 
 
 def numbers(text: str) -> set[str]:

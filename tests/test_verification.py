@@ -221,3 +221,22 @@ def test_a_sentence_the_answer_already_said_is_a_repeat_not_a_claim() -> None:
     )
     kinds = [c.kind for c in draft_claims(answer, 2, cut_off=False)]
     assert kinds == ["claim", "claim", "repeat", "claim", "claim"]
+
+
+def test_the_quote_is_chosen_among_the_sentences_sharing_most_words() -> None:
+    long = passage(
+        1,
+        "The depot was built in 1902.",
+        "Its roof was replaced in 1950.",
+        "The depot holds four steam locomotives.",
+        "Visitors may enter on Sundays.",
+        "The depot's four locomotives are steam engines built in Leeds.",
+        "A cafe opened beside it in 1999.",
+    )
+    claim = parse_citations("The depot holds four steam locomotives built in Leeds [1].", 1)
+    every, three = OverlapScorer(threshold=0.5), OverlapScorer(threshold=0.5)
+    [by_every] = Verifier(every, quote_candidates=100).verify(claim, [long])
+    [by_three] = Verifier(three, quote_candidates=3).verify(claim, [long])
+    assert (every.pairs, three.pairs) == (1 + 6, 1 + 3)  # the passage, then its sentences as quotes
+    best = "The depot's four locomotives are steam engines built in Leeds."
+    assert by_three.citations[0].quote == by_every.citations[0].quote == best

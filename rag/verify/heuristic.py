@@ -25,7 +25,7 @@ import numpy as np
 
 from rag.config import Settings
 from rag.index.embedding import Embedder
-from rag.text import NAME, STOPWORDS, content_stems, is_negated, numbers, sentences
+from rag.text import NAME, STOPWORDS, content_stems, is_negated, most_shared, numbers, overlaps, ranked, sentences
 from rag.verify.nli import DEFAULT_WINDOW_WORDS
 from rag.verify.rules import ruled
 from rag.verify.scoring import sigmoid
@@ -63,23 +63,12 @@ def missing_share(needed: set[str], present: set[str]) -> float:
     return len(needed - present) / len(needed) if needed else 0.0
 
 
-def overlaps(sentences: Sequence[str], claim: str) -> list[int]:
-    """Content words each sentence shares with the claim."""
-    wanted = content_stems(claim)
-    return [len(wanted & content_stems(sentence)) for sentence in sentences]
-
-
-def ranked(shared: Sequence[int]) -> list[int]:
-    """Sentence indices by overlaps(), most content words shared with the claim first (ties: earlier first)."""
-    return sorted(range(len(shared)), key=lambda i: -shared[i])
-
-
 def candidates(premise: str, claim: str, count: int = CANDIDATES) -> list[str]:
     """The premise sentences sharing most content words with the claim, in premise order."""
     found = sentences(premise) or [premise]
     if len(found) <= count:
         return found
-    return [found[i] for i in sorted(ranked(overlaps(found, claim))[:count])]
+    return [found[i] for i in most_shared(found, claim, count)]
 
 
 def select_evidence(premise: str, claim: str, max_words: int) -> str:

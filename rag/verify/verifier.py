@@ -3,7 +3,12 @@
 A sentence whose own citations support it is kept with them (the other passages are then not read: they could
 not change the verdict); one that another retrieved passage supports is re-cited to that passage; one that
 nothing supports is marked unsupported. Each citation carries the best
-supporting quote: the source sentence, its document id and its character offsets in the document.
+supporting quote: the source sentence, its document id and its character offsets in the document. The scorer
+chooses it among the QUOTE_CANDIDATES sentences of the passage sharing most content words with the sentence: on
+249 CLAPNQ answer sentences against their gold passages (231 with more than 4 sentences) that picks the quote
+that scoring every sentence picks 99.6% of the time (3 candidates; 98.0% with 2, 100% with 4), and it cuts the
+p50 time to verify a 3-sentence answer against 5 passages of about 200 words from 449 to 313 ms (`make
+bench-verifier`, both in one run, 2 cores).
 """
 
 from __future__ import annotations
@@ -12,11 +17,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.records import Citation, Claim, Passage, Sentence, SentenceSpan, Verdict
-from rag.text import content_stems
+from rag.text import content_stems, most_shared
 from rag.verify.contradiction import CONFLICT_CAP, unstated
 from rag.verify.scoring import SupportScorer
 
 MAX_RECITED = 2
+QUOTE_CANDIDATES = 3
 # the support of a passage sharing no content word with the sentence, given without scoring: on the dev, held-out
 # and train splits of HaluEval and the synthetic claims, and CLAPNQ's gold answers against their passages, every
 # such pair scores below 0.3 (the trained scorer's threshold is 0.386), and half the pairs of an answer's
@@ -59,11 +65,13 @@ class Verifier:
         threshold: float | None = None,
         exact_names: bool = False,
         second: SupportScorer | None = None,
+        quote_candidates: int = QUOTE_CANDIDATES,
     ) -> None:
         self.scorer = scorer
         self.threshold = scorer.threshold if threshold is None else threshold
         self.exact_names = exact_names
         self.second = second
+        self.quote_candidates = quote_candidates
 
     def warm_up(self) -> None:
         self.scorer.warm_up()
@@ -148,7 +156,7 @@ class Verifier:
         spans: list[tuple[int, int, SentenceSpan]] = []
         for claim_index, (claim, numbers) in enumerate(claims):
             for n in numbers:
-                for span in _sentences_of(passages[n - 1]):
+                for span in _quote_candidates(passages[n - 1], claim, self.quote_candidates):
                     pairs.append((span.text, claim))
                     spans.append((claim_index, n, span))
         scores = self.scorer.score_batch(pairs) if pairs else []
@@ -183,9 +191,11 @@ def _source(passage: Passage) -> str:
     return " ".join((chunk.title, *chunk.heading, chunk.text))
 
 
-def _sentences_of(passage: Passage) -> tuple[SentenceSpan, ...]:
+def _quote_candidates(passage: Passage, claim: str, count: int) -> list[SentenceSpan]:
+    """The `count` sentences of the passage sharing most content words with the claim, in passage order."""
     chunk = passage.chunk
-    return chunk.sentences or (SentenceSpan(chunk.text, chunk.start, chunk.end),)
+    found = chunk.sentences or (SentenceSpan(chunk.text, chunk.start, chunk.end),)
+    return [found[i] for i in most_shared([span.text for span in found], claim, count)]
 
 
 def _citation(n: int, passage: Passage, score: float, span: SentenceSpan) -> Citation:
