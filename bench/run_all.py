@@ -2,9 +2,11 @@
 
     python bench/run_all.py [--scale-n 100000] [--scale-flat-max 50000] [--only ingest,ask,scale,verifier,serve]
 
-The scale case defaults to 100k vectors with the flat threshold lowered so that the approximate index is
-measured quickly; `make bench-scale` runs the full 1M case. bench/serve_load.py (the HTTP load benchmark,
-kept by the service's owner) is run with its quick model-free pipeline when it is present.
+With --only, the other benchmarks' results already in bench/results.json are kept (and named as kept), so one
+benchmark can be rerun without erasing the rest. The scale case defaults to 100k vectors with the flat threshold
+lowered so that the approximate index is measured quickly; `make bench-scale` runs the full 1M case.
+bench/serve_load.py (the HTTP load benchmark, kept by the service's owner) is run with its quick model-free
+pipeline when it is present.
 """
 
 from __future__ import annotations
@@ -81,6 +83,9 @@ def markdown(facts: dict[str, Any], results: dict[str, Any], runs: dict[str, Any
         "interleaved where both are timed. Timings on a shared machine are noisy: compare ratios, not absolutes.",
         "",
     ]
+    if facts.get("kept_from_earlier_run"):
+        kept = ", ".join(facts["kept_from_earlier_run"])
+        lines += [f"Not rerun this time, kept from an earlier run (perhaps another machine): {kept}.", ""]
     for name, data in results.items():
         lines.append(section(name, data))
     failed = [f"{n} (exit {r['exit_code']})" for n, r in runs.items() if r["exit_code"]]
@@ -89,14 +94,24 @@ def markdown(facts: dict[str, Any], results: dict[str, Any], runs: dict[str, Any
     return "\n".join(lines)
 
 
+def kept_results(wanted: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The runs and results of bench/results.json for the benchmarks not being rerun (none when all are)."""
+    stored = BENCH / "results.json"
+    if set(ALL) <= set(wanted) or not stored.exists():
+        return {}, {}
+    earlier = json.loads(stored.read_text())
+    runs = {name: run for name, run in earlier.get("runs", {}).items() if name not in wanted}
+    return runs, {name: data for name, data in earlier.get("results", {}).items() if name not in wanted}
+
+
 def main() -> None:
     args = parse_args()
     facts = machine()
     print(f"cores: {facts['cores']} ({facts['cpu']}); python {facts['python']}")
     print("libraries: " + ", ".join(f"{k} {v}" for k, v in facts["libraries"].items()))
     wanted = args.only.split(",")
-    runs: dict[str, Any] = {}
-    results: dict[str, Any] = {}
+    runs, results = kept_results(wanted)
+    kept = sorted(results)
     for name, (command, output) in commands(args).items():
         if name not in wanted:
             continue
@@ -106,6 +121,8 @@ def main() -> None:
         path = OUT / f"{output}.json"
         if code == 0 and path.exists():
             results[name] = json.loads(path.read_text())
+    results = {name: results[name] for name in ALL if name in results}
+    facts = {**facts, "kept_from_earlier_run": kept} if kept else facts
     (BENCH / "results.json").write_text(
         json.dumps({"machine": facts, "runs": runs, "results": results}, indent=2) + "\n"
     )
