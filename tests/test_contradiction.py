@@ -212,3 +212,26 @@ def test_a_role_swap_between_two_people_is_found(claim: str) -> None:
 )
 def test_a_faithful_claim_about_one_of_two_people_is_no_role_swap(claim: str) -> None:
     assert role_swaps(ROLES, claim) == []
+
+
+@pytest.mark.parametrize(
+    ("premise", "claim"),
+    [
+        # "wrote" is the verb of "written by": the subject's own clause says the claim
+        ("The opera was composed by Ivo Marsh and written by Nora Quill.", "Nora Quill wrote the opera."),
+        # a place after "from" does nothing in its clause
+        ("Ida Brenner is a portrait and landscape painter from New Zealand.", "Ida Brenner is a painter."),
+        # the claim is said in one clause that names the subject, whatever another clause gives the subject
+        (
+            "Mira Holt is a 2011 film directed by Jan Berg and starring Ada Lund as Mira Holt.",
+            "Mira Holt is a 2011 film.",
+        ),
+    ],
+)
+def test_a_coordinate_clause_that_names_no_other_doer_is_no_role_swap(premise: str, claim: str) -> None:
+    assert role_swaps(premise, claim) == []
+
+
+def test_a_swap_of_who_wrote_and_who_composed_is_found() -> None:
+    premise = "The opera was composed by Ivo Marsh and written by Nora Quill."
+    assert role_swaps(premise, "Nora Quill composed the opera.") == ["the passage says this of ivo marsh"]
