@@ -160,7 +160,6 @@ IRREGULAR = {
     "ran": "run",
     "held": "hold",
     "spoke": "speak",
-    "spoken": "speak",
 }
 # the word before a name that does something in its clause: none (the clause's start), a conjunction, by, with
 AGENT_BEFORE = {None, "and", "but", "by", "with"}
@@ -363,14 +362,15 @@ def role_swaps(premise: str, claim: str) -> list[str]:
     names = {word for word, kind in claimed[:subject] if kind == "name"}
     if len(names) < 2:  # a full name, as the other person's must be
         return []
-    wanted = role_stems(claim) - role_stems(" ".join(names))
+    name_stems = role_stems(" ".join(names))
+    wanted = role_stems(claim) - name_stems
     claim_words = {word for word, _ in claimed}
     for sentence in sentences(premise) or [premise]:
         if len(wanted & role_stems(sentence)) < SAME_THING * len(wanted):
             continue
         parts, coordinate = coordinated_clauses(sentence)
         mentions = [i for i, part in enumerate(parts) if names <= {w for w, kind in tagged(part) if kind == "name"}]
-        owns = {i: role_stems(parts[i]) - role_stems(" ".join(names)) for i in mentions}
+        owns = {i: role_stems(parts[i]) - name_stems for i in mentions}
         if any(own & wanted for own in owns.values()):  # somewhere the sentence says the claim of its subject
             continue
         for i in mentions:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from rag.records import Citation, Claim, Passage, Sentence, SentenceSpan, Verdict
 from rag.text import content_stems, most_shared
 from rag.verify.contradiction import CONFLICT_CAP, unstated
+from rag.verify.relevance import sentences_of
 from rag.verify.scoring import SupportScorer
 
 MAX_RECITED = 2
@@ -193,8 +194,7 @@ def _source(passage: Passage) -> str:
 
 def _quote_candidates(passage: Passage, claim: str, count: int) -> list[SentenceSpan]:
     """The `count` sentences of the passage sharing most content words with the claim, in passage order."""
-    chunk = passage.chunk
-    found = chunk.sentences or (SentenceSpan(chunk.text, chunk.start, chunk.end),)
+    found = sentences_of(passage)
     return [found[i] for i in most_shared([span.text for span in found], claim, count)]
 
 
