@@ -16,8 +16,10 @@ another question's answer (unsupported). Rows:
     do not support it, against scoring all 15 pairs in one batch as the verifier did before (its quotes not
     counted); choosing each citation's quote among the passage's 3 sentences sharing most words with the answer
     sentence (the default) against scoring every sentence; the same under the rules for generated sentences
-    (threshold 0.75 and the heuristic's second opinion on the passing pairs); and the worst case, where every
-    sentence cites a passage that supports none of them (the second).
+    (threshold 0.75 and the heuristic's second opinion on the passing pairs); the same answers with each
+    sentence's first word dropped, so that none copies a passage sentence word for word (a copy is settled
+    without the model, and most of these sentences are copies); and the worst case, where every sentence cites a
+    passage that supports none of them (the second).
 """
 
 from __future__ import annotations
@@ -49,9 +51,11 @@ def pairs_from(clapnq: Path, count: int) -> list[tuple[str, str]]:
     return mixed[:count]
 
 
-def answer_cases(clapnq: Path, count: int, cite: int) -> list[tuple[list[Any], list[Any]]]:
+def answer_cases(clapnq: Path, count: int, cite: int, reworded: bool = False) -> list[tuple[list[Any], list[Any]]]:
     """(claims, passages) per answerable question: its gold passage first, then 4 other passages of 150-260 words
-    (seeded); claims: two sentences of the gold answer and the first sentence of the third passage, citing `cite`."""
+    (seeded); claims: two sentences of the gold answer and the first sentence of the third passage, citing `cite`.
+    Most of these copy a passage sentence word for word, which the verifier settles without its model; `reworded`
+    drops each claim's first word, so that (almost) none does, as with freely generated sentences."""
     import random
 
     from rag.records import Chunk, Claim, Passage
@@ -72,9 +76,27 @@ def answer_cases(clapnq: Path, count: int, cite: int) -> list[tuple[list[Any], l
             Passage(Chunk(i, f"p{i}", 0, t, 0, len(t), sentences=tuple(sentence_spans(t))), 1.0, i)
             for i, t in enumerate(texts_of_case)
         ]
-        claims = [Claim(text, (cite,)) for text in [*answer, sentences(texts_of_case[2])[0]]]
+        texts = [*answer, sentences(texts_of_case[2])[0]]
+        claims = [Claim(_without_first_word(t) if reworded else t, (cite,)) for t in texts]
         cases.append((claims, records))
     return cases[:count]
+
+
+def _without_first_word(sentence: str) -> str:
+    rest = sentence.split()[1:]
+    return " ".join([rest[0][:1].upper() + rest[0][1:], *rest[1:]]) if rest else sentence
+
+
+def copied_pairs(pairs: Sequence[tuple[str, str]]) -> int:
+    """How many (premise, claim) pairs the scorers settle without their model: the claim copies a premise sentence."""
+    from rag.verify.rules import repeats_sentence
+
+    return sum(repeats_sentence(premise, claim) for premise, claim in pairs)
+
+
+def copies(cases: Sequence[tuple[list[Any], list[Any]]]) -> int:
+    """How many of the cases' sentences copy a sentence of one of their passages word for word."""
+    return sum(any(copied_pairs([(p.chunk.text, c.text)]) for p in ps) for claims, ps in cases for c in claims)
 
 
 def verify_p50(verifier: Any, cases: Sequence[tuple[list[Any], list[Any]]]) -> float:
@@ -131,27 +153,31 @@ def main() -> None:
     verifier = Verifier(trained)
     generated = Verifier(trained, Settings().generated_support_threshold, second=heuristic)
     cited, miscited = answer_cases(args.clapnq, 24, cite=1), answer_cases(args.clapnq, 24, cite=2)
+    reworded = answer_cases(args.clapnq, 24, cite=1, reworded=True)
     verifier.verify(*cited[0])
     generated.verify(*cited[0])
     every_quote = Verifier(trained, quote_candidates=1_000)
     every_quote.verify(*cited[0])
     every, answer, worst = all_pairs_p50(trained, cited), verify_p50(verifier, cited), verify_p50(verifier, miscited)
-    as_generated = verify_p50(generated, cited)
-    quoting_all = verify_p50(every_quote, cited)
+    # the quote and generated-sentence rows read sentences that copy nothing, which the model must score
+    not_copied, quoting_all = verify_p50(verifier, reworded), verify_p50(every_quote, reworded)
+    as_generated = verify_p50(generated, reworded)
     rows = [
         Row("verify 3 sentences x 5 passages p50", every, answer, "ms", False, "all 15 pairs", "Verifier.verify"),
-        Row("verify p50, quote chosen among", quoting_all, answer, "ms", False, "every sentence", "3 best-matching"),
-        Row("verify p50, as generated sentences", answer, as_generated, "ms", False, "plain", "0.75 + heuristic"),
         Row("verify p50 against the goal", 300.0, answer, "ms", False, "goal", "Verifier.verify"),
+        Row("verify p50, no sentence copied", 300.0, not_copied, "ms", False, "goal", "Verifier.verify"),
         Row("verify p50, no sentence cites support", 300.0, worst, "ms", False, "goal", "Verifier.verify"),
+        Row("no copy: quote chosen among", quoting_all, not_copied, "ms", False, "every sentence", "3 best-matching"),
+        Row("no copy: as generated sentences", not_copied, as_generated, "ms", False, "plain", "0.75 + heuristic"),
         Row("trained scorer pairs/s", one_by_one, batched, "pairs/s", True, "one pair a call", "score_batch"),
         Row("trained: runtime", pytorch, batched, "pairs/s", True, "fp32 PyTorch", "int8 ONNX"),
         Row("trained: evidence_words=100 option", batched, selected, "pairs/s", True, "windows", "best sentences"),
         Row("heuristic scorer pairs/s", batched, fast, "pairs/s", True, "trained, batched", "heuristic"),
     ]
     notes = [
-        f"{len(pairs)} CLAPNQ (passage, answer) pairs, half of them mismatched",
+        f"{len(pairs)} CLAPNQ (passage, answer) pairs, half of them mismatched; {copied_pairs(pairs)} copy a sentence",
         f"verify: {len(cited)} CLAPNQ answers of 3 sentences against 5 passages (see the module's docstring)",
+        f"of their {3 * len(cited)} sentences {copies(cited)} copy a passage sentence, reworded {copies(reworded)}",
     ]
     write_result("verifier", rows, notes)
 

@@ -222,6 +222,10 @@ def test_a_sentence_the_answer_already_said_is_a_repeat_not_a_claim() -> None:
     kinds = [c.kind for c in draft_claims(answer, 2, cut_off=False)]
     assert kinds == ["claim", "claim", "repeat", "claim", "claim"]
 
+    # a list opener states nothing, so a claim in its words is not a repeat of it
+    opened = "The mill at Hale made rope and sail cloth:\n\nThe mill at Hale made rope and sail cloth [1]."
+    assert [c.kind for c in draft_claims(opened, 1, cut_off=False)] == ["fragment", "claim"]
+
 
 def test_the_quote_is_chosen_among_the_sentences_sharing_most_words() -> None:
     long = passage(

@@ -128,7 +128,7 @@ def source_sentence(
     """(n, sentence) of the first source sentence that is `text` when both are read through `same` (by default
     letters and digits only), trying source `first` (1-based) before the others."""
     said = same(text)
-    order = [first, *range(1, len(passages) + 1)] if 1 <= first <= len(passages) else range(1, len(passages) + 1)
+    order = sorted(range(1, len(passages) + 1), key=lambda n: n != first)
     for n in order:
         for span in sentences_of(passages[n - 1]):
             if same(span.text) == said:

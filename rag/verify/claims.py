@@ -7,9 +7,9 @@
 - cut_off: the last sentence, left unfinished when generation stopped at max_tokens;
 - fragment: states nothing checkable: a list opener ending in ":", a bare list item or name of under three
   words ("1.", "3. The Monk"), degenerate repetition, or a tautology that repeats one term three times;
-- repeat: says again what an earlier claim of the answer said, in the same content words in the same order
-  ("A and B are known for X" after "A and B are both known for X"; not "B defeated A" after "A defeated B"): a
-  small generator looping on one sentence, which would otherwise be shown two or three times;
+- repeat: says again what an earlier claim (not a fragment) of the answer said, in the same content words in
+  the same order ("A and B are known for X" after "A and B are both known for X"; not "B defeated A" after "A
+  defeated B"): a small generator looping on one sentence, which would otherwise be shown two or three times;
 - claim: everything else, which the verifier checks.
 The pipeline verifies the claims; evaluation reads the same classes from `Answer.draft`.
 """
@@ -142,7 +142,8 @@ def draft_claims(text: str, n_sources: int, cut_off: bool) -> tuple[Claim, ...]:
             kinds[i] = "fragment"
         elif words in said:
             kinds[i] = "repeat"
-        said.add(words)
+        else:
+            said.add(words)
     return tuple(Claim(c.text, c.citations, kind) for c, kind in zip(parsed, kinds, strict=True))
 
 

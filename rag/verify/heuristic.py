@@ -27,7 +27,7 @@ from rag.config import Settings
 from rag.index.embedding import Embedder
 from rag.text import NAME, STOPWORDS, content_stems, is_negated, most_shared, numbers, overlaps, ranked, sentences
 from rag.verify.nli import DEFAULT_WINDOW_WORDS
-from rag.verify.rules import ruled
+from rag.verify.rules import scored_by_rules
 from rag.verify.scoring import sigmoid
 from rag.verify.windows import split_windows
 
@@ -101,29 +101,33 @@ def coverage(wanted: set[str], text: str) -> float:
 
 
 def window_coverage(premise: str, claim: str, window_words: int = DEFAULT_WINDOW_WORDS) -> float:
-    """The largest share of the claim's content words found in any one premise window."""
+    """The largest share of the claim's content words found in any one premise window of `window_words` words
+    (a premise that fits is its only window)."""
     wanted = content_stems(claim)
     return max(coverage(wanted, window) for window in split_windows(premise, window_words))
 
 
-def lexical_features(premise: str, claim: str, best_sentence: str) -> dict[str, float]:
-    """The MODEL_FREE_FEATURES of one pair, given the premise sentence that best matches the claim."""
+def lexical_features(
+    premise: str, claim: str, best_sentence: str, window_words: int = DEFAULT_WINDOW_WORDS
+) -> dict[str, float]:
+    """The MODEL_FREE_FEATURES of one pair, given the premise sentence that best matches the claim and the
+    window size that window_coverage reads."""
     premise_lower = premise.lower()
-    wanted = content_stems(claim)
-    whole = coverage(wanted, premise)
-    windows = split_windows(premise, DEFAULT_WINDOW_WORDS)  # a premise that fits is its only window
     return {
-        "coverage": whole,
-        "window_coverage": whole if len(windows) == 1 else max(coverage(wanted, w) for w in windows),
+        "coverage": coverage(content_stems(claim), premise),
+        "window_coverage": window_coverage(premise, claim, window_words),
         "numbers": missing_share(numbers(claim), numbers(premise)),
         "entities": sum(n.lower() not in premise_lower for n in names(claim)) / max(len(names(claim)), 1),
         "negation": float(is_negated(claim) != is_negated(best_sentence)),
     }
 
 
-def features(premise: str, claim: str, best_sentence: str, similarity: float) -> dict[str, float]:
-    """The five features of one pair, given the premise sentence most similar to the claim."""
-    return {"similarity": similarity, **lexical_features(premise, claim, best_sentence)}
+def features(
+    premise: str, claim: str, best_sentence: str, similarity: float, window_words: int = DEFAULT_WINDOW_WORDS
+) -> dict[str, float]:
+    """The five features (and window_coverage) of one pair, given the premise sentence most similar to the
+    claim."""
+    return {"similarity": similarity, **lexical_features(premise, claim, best_sentence, window_words)}
 
 
 def combine(values: dict[str, float], weights: dict[str, float] = WEIGHTS, bias: float = BIAS) -> float:
@@ -152,9 +156,11 @@ class HeuristicScorer:
         return self.score_batch([(premise, claim)])[0]
 
     def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
-        return ruled(pairs, [combine(values) for values in self.feature_batch(pairs)])
+        return scored_by_rules(pairs, lambda rest: [combine(values) for values in self.feature_batch(rest)])
 
-    def feature_batch(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, float]]:
+    def feature_batch(
+        self, pairs: Sequence[tuple[str, str]], window_words: int = DEFAULT_WINDOW_WORDS
+    ) -> list[dict[str, float]]:
         """Features of every pair; all sentences and claims are embedded in one batch."""
         sentences = [candidates(premise, claim) for premise, claim in pairs]
         texts = sorted({t for group in sentences for t in group} | {claim for _, claim in pairs})
@@ -164,12 +170,14 @@ class HeuristicScorer:
         for (premise, claim), group in zip(pairs, sentences, strict=True):
             sims = vectors[[row[s] for s in group]] @ vectors[row[claim]]
             best = int(sims.argmax())
-            result.append(features(premise, claim, group[best], float(sims[best])))
+            result.append(features(premise, claim, group[best], float(sims[best]), window_words))
         return result
 
-    def lexical_feature_batch(self, pairs: Sequence[tuple[str, str]]) -> list[dict[str, float]]:
+    def lexical_feature_batch(
+        self, pairs: Sequence[tuple[str, str]], window_words: int = DEFAULT_WINDOW_WORDS
+    ) -> list[dict[str, float]]:
         """MODEL_FREE_FEATURES of every pair (no embedding): fast enough for any batch."""
-        return [lexical_features(p, c, candidates(p, c, 1)[0]) for p, c in pairs]
+        return [lexical_features(p, c, candidates(p, c, 1)[0], window_words) for p, c in pairs]
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         return load_embedder(self.threads).encode(texts)

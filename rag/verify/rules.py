@@ -10,12 +10,15 @@ them to every pair they score.
   their gold passage at the 0.7 that generated sentences need, and 7 at its own threshold: a cross-encoder reads a
   short copied sentence inside a long passage as weak evidence.
 - A claim that contradicts its premise (rag.verify.contradiction.conflicts) is capped at CONFLICT_CAP.
+
+`scored_by_rules` applies them around a scorer's batch function, so that a copied sentence is not scored at all:
+the extractive composition's sentences are copies, and the model's score for them would be thrown away.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rag.text import sentences
 from rag.verify.contradiction import CONFLICT_CAP, conflicts
@@ -47,3 +50,14 @@ def ruled(pairs: Sequence[tuple[str, str]], scores: Sequence[float]) -> list[flo
         COPY_SUPPORT if repeats_sentence(*pair) else min(score, CONFLICT_CAP) if conflicts(*pair) else score
         for pair, score in zip(pairs, scores, strict=True)
     ]
+
+
+def scored_by_rules(
+    pairs: Sequence[tuple[str, str]], score: Callable[[list[tuple[str, str]]], list[float]]
+) -> list[float]:
+    """`ruled` scores, where `score` (a batch function) sees only the pairs whose claim copies no premise
+    sentence: the others get COPY_SUPPORT whatever it would say."""
+    copied = [repeats_sentence(*pair) for pair in pairs]
+    rest = [pair for pair, copy in zip(pairs, copied, strict=True) if not copy]
+    scores = iter(ruled(rest, score(rest)) if rest else [])
+    return [COPY_SUPPORT if copy else next(scores) for copy in copied]
