@@ -12,7 +12,7 @@ them to every pair they score.
 - A claim that contradicts its premise (rag.verify.contradiction.conflicts) is capped at CONFLICT_CAP.
 
 `scored_by_rules` applies them around a scorer's batch function, so that a copied sentence is not scored at all:
-the extractive composition's sentences are copies, and the model's score for them would be thrown away.
+the extractive composition's sentences are copies, and the model's score for them would be overruled anyway.
 """
 
 from __future__ import annotations
@@ -43,21 +43,16 @@ def repeats_sentence(premise: str, claim: str) -> bool:
     return any(normalised(sentence) == said for sentence in sentences(premise))
 
 
-def ruled(pairs: Sequence[tuple[str, str]], scores: Sequence[float]) -> list[float]:
-    """Each (premise, claim) pair's score after the rules: COPY_SUPPORT for a copied sentence, at most
-    CONFLICT_CAP for a contradiction, else the score."""
-    return [
-        COPY_SUPPORT if repeats_sentence(*pair) else min(score, CONFLICT_CAP) if conflicts(*pair) else score
-        for pair, score in zip(pairs, scores, strict=True)
-    ]
-
-
 def scored_by_rules(
     pairs: Sequence[tuple[str, str]], score: Callable[[list[tuple[str, str]]], list[float]]
 ) -> list[float]:
-    """`ruled` scores, where `score` (a batch function) sees only the pairs whose claim copies no premise
-    sentence: the others get COPY_SUPPORT whatever it would say."""
+    """Each (premise, claim) pair's score under the rules: COPY_SUPPORT for a copied sentence, which `score` (a
+    batch function) never sees; else its score from `score`, at most CONFLICT_CAP for a contradiction."""
     copied = [repeats_sentence(*pair) for pair in pairs]
     rest = [pair for pair, copy in zip(pairs, copied, strict=True) if not copy]
-    scores = iter(ruled(rest, score(rest)) if rest else [])
-    return [COPY_SUPPORT if copy else next(scores) for copy in copied]
+    scores = iter(score(rest) if rest else [])
+    return [COPY_SUPPORT if copy else _capped(pair, next(scores)) for pair, copy in zip(pairs, copied, strict=True)]
+
+
+def _capped(pair: tuple[str, str], score: float) -> float:
+    return min(score, CONFLICT_CAP) if conflicts(*pair) else score
