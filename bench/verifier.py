@@ -17,8 +17,8 @@ another question's answer (unsupported). Rows:
     counted); choosing each citation's quote among the passage's 3 sentences sharing most words with the answer
     sentence (the default) against scoring every sentence; the same under the rules for generated sentences
     (threshold 0.75 and the heuristic's second opinion on the passing pairs); the same answers with each
-    sentence's first word dropped, so that none copies a passage sentence word for word (a copy is settled
-    without the model, and most of these sentences are copies); and the worst case, where every sentence cites a
+    sentence's first word dropped, so that none copies a passage sentence word for word (a copy is its own
+    quote, unscored, and most of these sentences are copies); and the worst case, where every sentence cites a
     passage that supports none of them (the second).
 """
 
@@ -54,7 +54,7 @@ def pairs_from(clapnq: Path, count: int) -> list[tuple[str, str]]:
 def answer_cases(clapnq: Path, count: int, cite: int, reworded: bool = False) -> list[tuple[list[Any], list[Any]]]:
     """(claims, passages) per answerable question: its gold passage first, then 4 other passages of 150-260 words
     (seeded); claims: two sentences of the gold answer and the first sentence of the third passage, citing `cite`.
-    Most of these copy a passage sentence word for word, which the verifier settles without its model; `reworded`
+    Most of these copy a passage sentence word for word, which the verifier quotes without scoring; `reworded`
     drops each claim's first word, so that (almost) none does, as with freely generated sentences."""
     import random
 
@@ -88,7 +88,7 @@ def _without_first_word(sentence: str) -> str:
 
 
 def copied_pairs(pairs: Sequence[tuple[str, str]]) -> int:
-    """How many (premise, claim) pairs the scorers settle without their model: the claim copies a premise sentence."""
+    """How many (premise, claim) pairs the copy rule settles: the claim copies a premise sentence."""
     from rag.verify.rules import repeats_sentence
 
     return sum(repeats_sentence(premise, claim) for premise, claim in pairs)

@@ -10,7 +10,7 @@ from rag.config import Settings
 from rag.records import Chunk, Passage
 from rag.verify.claims import parse_citations
 from rag.verify.contradiction import CONFLICT_CAP
-from rag.verify.rules import COPY_SUPPORT, repeats_sentence, scored_by_rules
+from rag.verify.rules import COPY_SUPPORT, repeats_sentence, ruled
 from rag.verify.scoring import load_scorer, load_second_opinion
 from rag.verify.verifier import Verifier
 
@@ -75,23 +75,7 @@ def test_rules_raise_copies_and_cap_contradictions() -> None:
     altered = "The Linnet was withdrawn in 1931 and broken up at Tilbury."
     other = "The company runs a night service in summer."
     pairs = [(HANDBOOK, copied), (HANDBOOK, altered), (HANDBOOK, other)]
-    assert scored_by_rules(pairs, lambda rest: [0.8] * len(rest)) == [COPY_SUPPORT, CONFLICT_CAP, 0.8]
-
-
-def test_a_copied_sentence_is_not_given_to_the_model() -> None:
-    copied = "The Linnet was withdrawn in 1931 and broken up at Harwell."
-    altered = "The Linnet was withdrawn in 1931 and broken up at Tilbury."
-    other = "The company runs a night service in summer."
-    seen: list[tuple[str, str]] = []
-
-    def model(pairs: list[tuple[str, str]]) -> list[float]:
-        seen.extend(pairs)
-        return [0.8 if claim == altered else 0.4 for _, claim in pairs]
-
-    pairs = [(HANDBOOK, other), (HANDBOOK, copied), (HANDBOOK, altered)]
-    assert scored_by_rules(pairs, model) == [0.4, COPY_SUPPORT, CONFLICT_CAP]
-    assert seen == [(HANDBOOK, other), (HANDBOOK, altered)]
-    assert scored_by_rules([(HANDBOOK, copied)], model) == [COPY_SUPPORT] and len(seen) == 2
+    assert ruled(pairs, [0.2, 0.8, 0.4]) == [COPY_SUPPORT, CONFLICT_CAP, 0.4]
 
 
 @pytest.mark.slow

@@ -21,7 +21,7 @@ from rag.verify.heuristic import (
     select_evidence,
     window_coverage,
 )
-from rag.verify.nli import NliScorer, SequenceClassifier, batched_by_length, build_nli, entailment_index, length_batches
+from rag.verify.nli import NliScorer, SequenceClassifier, build_nli, entailment_index
 from rag.verify.scoring import SupportScorer, load_scorer, load_second_opinion
 from rag.verify.windows import score_windowed, split_windows
 
@@ -278,25 +278,3 @@ def test_the_second_opinion_is_the_heuristic_at_its_own_threshold_and_can_be_tur
     assert load_second_opinion(Settings(scorer="heuristic")) is None  # no second opinion from the scorer itself
     monkeypatch.setenv("RAG_GENERATED_SECOND_OPINION", "none")
     assert load_second_opinion(load_settings()) is None
-
-
-def test_batches_keep_long_pairs_apart_from_short_ones() -> None:
-    lengths = [250, 12, 240, 15, 10, 255, 14]
-    batches = length_batches(lengths, batch_size=32)
-    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
-    assert [sorted(b) for b in batches] == [[1, 3, 4, 6], [0, 2, 5]]  # not one batch padded to 255 tokens
-    assert all(len(b) <= 2 for b in length_batches(lengths, batch_size=2))
-    assert length_batches([40, 41, 42], batch_size=32) == [[0, 1, 2]]  # similar lengths share one call
-    assert length_batches([], batch_size=32) == []
-
-
-def test_batched_scores_come_back_in_the_order_of_the_pairs() -> None:
-    pairs = [("p" * 900, "long"), ("p", "short"), ("p" * 880, "longer"), ("pp", "tiny")]
-    calls: list[int] = []
-
-    def run(batch: list[tuple[str, str]]) -> list[float]:
-        calls.append(len(batch))
-        return [float(len(premise)) for premise, _ in batch]
-
-    assert batched_by_length(pairs, 32, run) == [900.0, 1.0, 880.0, 2.0]
-    assert sorted(calls) == [2, 2]

@@ -11,6 +11,7 @@ from rag.records import Chunk, Passage, SentenceSpan
 from rag.verify.claims import is_abstention, parse_citations
 from rag.verify.contradiction import CONFLICT_CAP
 from rag.verify.policies import UNSUPPORTED_MARK, render
+from rag.verify.rules import COPY_SUPPORT
 from rag.verify.verifier import NOTHING_SHARED, Verifier
 
 
@@ -244,3 +245,19 @@ def test_the_quote_is_chosen_among_the_sentences_sharing_most_words() -> None:
     assert (every.pairs, three.pairs) == (1 + 6, 1 + 3)  # the passage, then its sentences as quotes
     best = "The depot's four locomotives are steam engines built in Leeds."
     assert by_three.citations[0].quote == by_every.citations[0].quote == best
+
+
+def test_a_sentence_copied_from_the_passage_is_its_own_quote_unscored() -> None:
+    long = passage(
+        1,
+        "The depot was built in 1902.",
+        "The depot holds four steam locomotives built in Leeds.",
+        "The depot's four locomotives are steam engines built in Leeds.",
+    )
+    scorer = OverlapScorer(threshold=0.5)
+    [sentence] = Verifier(scorer).verify(
+        parse_citations("The depot holds four steam locomotives built in Leeds [1].", 1), [long]
+    )
+    assert scorer.pairs == 1  # the passage; none of its sentences is scored for the quote
+    assert sentence.citations[0].quote == "The depot holds four steam locomotives built in Leeds."
+    assert sentence.citations[0].support == COPY_SUPPORT

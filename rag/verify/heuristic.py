@@ -27,7 +27,7 @@ from rag.config import Settings
 from rag.index.embedding import Embedder
 from rag.text import NAME, STOPWORDS, content_stems, is_negated, most_shared, numbers, overlaps, ranked, sentences
 from rag.verify.nli import DEFAULT_WINDOW_WORDS
-from rag.verify.rules import scored_by_rules
+from rag.verify.rules import ruled
 from rag.verify.scoring import sigmoid
 from rag.verify.windows import split_windows
 
@@ -103,7 +103,10 @@ def coverage(wanted: set[str], text: str) -> float:
 def window_coverage(premise: str, claim: str, window_words: int = DEFAULT_WINDOW_WORDS) -> float:
     """The largest share of the claim's content words found in any one premise window of `window_words` words
     (a premise that fits is its only window)."""
-    wanted = content_stems(claim)
+    return _best_window_share(content_stems(claim), premise, window_words)
+
+
+def _best_window_share(wanted: set[str], premise: str, window_words: int) -> float:
     return max(coverage(wanted, window) for window in split_windows(premise, window_words))
 
 
@@ -113,9 +116,10 @@ def lexical_features(
     """The MODEL_FREE_FEATURES of one pair, given the premise sentence that best matches the claim and the
     window size that window_coverage reads."""
     premise_lower = premise.lower()
+    wanted = content_stems(claim)
     return {
-        "coverage": coverage(content_stems(claim), premise),
-        "window_coverage": window_coverage(premise, claim, window_words),
+        "coverage": coverage(wanted, premise),
+        "window_coverage": _best_window_share(wanted, premise, window_words),
         "numbers": missing_share(numbers(claim), numbers(premise)),
         "entities": sum(n.lower() not in premise_lower for n in names(claim)) / max(len(names(claim)), 1),
         "negation": float(is_negated(claim) != is_negated(best_sentence)),
@@ -156,7 +160,7 @@ class HeuristicScorer:
         return self.score_batch([(premise, claim)])[0]
 
     def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
-        return scored_by_rules(pairs, lambda rest: [combine(values) for values in self.feature_batch(rest)])
+        return ruled(pairs, [combine(values) for values in self.feature_batch(pairs)])
 
     def feature_batch(
         self, pairs: Sequence[tuple[str, str]], window_words: int = DEFAULT_WINDOW_WORDS

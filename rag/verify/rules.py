@@ -10,15 +10,12 @@ them to every pair they score.
   their gold passage at the 0.7 that generated sentences need, and 7 at its own threshold: a cross-encoder reads a
   short copied sentence inside a long passage as weak evidence.
 - A claim that contradicts its premise (rag.verify.contradiction.conflicts) is capped at CONFLICT_CAP.
-
-`scored_by_rules` applies them around a scorer's batch function, so that a copied sentence is not scored at all:
-the extractive composition's sentences are copies, and the model's score for them would be overruled anyway.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from rag.text import sentences
 from rag.verify.contradiction import CONFLICT_CAP, conflicts
@@ -43,16 +40,10 @@ def repeats_sentence(premise: str, claim: str) -> bool:
     return any(normalised(sentence) == said for sentence in sentences(premise))
 
 
-def scored_by_rules(
-    pairs: Sequence[tuple[str, str]], score: Callable[[list[tuple[str, str]]], list[float]]
-) -> list[float]:
-    """Each (premise, claim) pair's score under the rules: COPY_SUPPORT for a copied sentence, which `score` (a
-    batch function) never sees; else its score from `score`, at most CONFLICT_CAP for a contradiction."""
-    copied = [repeats_sentence(*pair) for pair in pairs]
-    rest = [pair for pair, copy in zip(pairs, copied, strict=True) if not copy]
-    scores = iter(score(rest) if rest else [])
-    return [COPY_SUPPORT if copy else _capped(pair, next(scores)) for pair, copy in zip(pairs, copied, strict=True)]
-
-
-def _capped(pair: tuple[str, str], score: float) -> float:
-    return min(score, CONFLICT_CAP) if conflicts(*pair) else score
+def ruled(pairs: Sequence[tuple[str, str]], scores: Sequence[float]) -> list[float]:
+    """Each (premise, claim) pair's score after the rules: COPY_SUPPORT for a copied sentence, at most
+    CONFLICT_CAP for a contradiction, else the score."""
+    return [
+        COPY_SUPPORT if repeats_sentence(*pair) else min(score, CONFLICT_CAP) if conflicts(*pair) else score
+        for pair, score in zip(pairs, scores, strict=True)
+    ]

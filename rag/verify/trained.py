@@ -23,7 +23,7 @@ from rag.errors import ModelNotFoundError
 from rag.models import TRAINED_VERIFIER_DIR
 from rag.verify.heuristic import MODEL_FREE_FEATURES, HeuristicScorer, select_evidence
 from rag.verify.nli import DEFAULT_MAX_LENGTH, DEFAULT_WINDOW_WORDS, SequenceClassifier
-from rag.verify.rules import scored_by_rules
+from rag.verify.rules import ruled
 from rag.verify.scoring import sigmoid
 from rag.verify.windows import score_windowed
 
@@ -100,19 +100,16 @@ class TrainedScorer:
         return self.score_batch([(premise, claim)])[0]
 
     def score_batch(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
-        return scored_by_rules(pairs, self._calibrated)
-
-    def _calibrated(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
         calibration = self.verifier.calibration
         # a calibration that gives the cross-encoder no weight skips running it
         margins = self.verifier.margins(pairs) if calibration.platt_slope else [0.0] * len(pairs)
         if not calibration.feature_weights:
-            return [calibration.probability(m) for m in margins]
+            return ruled(pairs, [calibration.probability(m) for m in margins])
         if set(calibration.feature_weights) <= set(MODEL_FREE_FEATURES):
             features = self.heuristic.lexical_feature_batch(pairs, calibration.window_words)
         else:
             features = self.heuristic.feature_batch(pairs, calibration.window_words)
-        return [calibration.probability(m, f) for m, f in zip(margins, features, strict=True)]
+        return ruled(pairs, [calibration.probability(m, f) for m, f in zip(margins, features, strict=True)])
 
 
 def build_trained(settings: Settings) -> TrainedScorer:

@@ -9,8 +9,10 @@ chooses it among the QUOTE_CANDIDATES sentences of the passage sharing most cont
 that scoring every sentence picks 99.6% of the time (3 candidates; 98.0% with 2, 100% with 4), and it cuts the
 p50 time to verify a 3-sentence answer against 5 passages of about 200 words from 449 to 313 ms (`make
 bench-verifier`, both in one run, 2 cores). A sentence that copies one of the candidates word for word (as the
-extractive composition's do) quotes it without scoring, and the scorers give a copy its support without running
-their model (rag.verify.rules.scored_by_rules).
+extractive composition's do) quotes it without scoring, with the copy rule's support (COPY_SUPPORT) whatever the
+scorer. (The scorers still run their model on a copied pair in the support batch, whose score the copy rule
+then overrules: the int8 model quantises per batch, so leaving such pairs out would move their neighbours'
+scores, and on the judged generator sentences that passed one more invented sentence.)
 """
 
 from __future__ import annotations

@@ -62,8 +62,8 @@ def dev_inputs(checkpoint: Path, data: Path, args: argparse.Namespace) -> dict[s
         started = time.perf_counter()
         texts = [(p.premise, p.claim) for p in pairs]
         margins = verifier.margins(texts)
-        features = [[f[n] for n in FEATURES] for f in heuristic.feature_batch(texts)]
-        model_free = heuristic.lexical_feature_batch(texts)
+        features = [[f[n] for n in FEATURES] for f in heuristic.feature_batch(texts, settings.window_words)]
+        model_free = heuristic.lexical_feature_batch(texts, settings.window_words)
         log.info("dev %s: %d pairs in %.0f s", name, len(pairs), time.perf_counter() - started)
         result[name] = {"labels": [p.label for p in pairs], "margins": margins, "features": features}
         result[name] |= {key: [[f[n] for n in FEATURE_SETS[key]] for f in model_free] for key in ("lexical", "local")}
