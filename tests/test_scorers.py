@@ -278,3 +278,17 @@ def test_the_second_opinion_is_the_heuristic_at_its_own_threshold_and_can_be_tur
     assert load_second_opinion(Settings(scorer="heuristic")) is None  # no second opinion from the scorer itself
     monkeypatch.setenv("RAG_GENERATED_SECOND_OPINION", "none")
     assert load_second_opinion(load_settings()) is None
+
+
+def test_one_pair_a_call_makes_a_score_independent_of_its_neighbours() -> None:
+    from rag.verify.trained import MODEL_DIR, Calibration, CrossEncoderVerifier
+
+    shipped = Calibration.load(MODEL_DIR)
+    assert shipped.batch_size == 32, "the shipped calibration was fitted on scores batched 32 at a time"
+    alone = CrossEncoderVerifier(MODEL_DIR, calibration=Calibration(quantize=True, batch_size=1))
+    pair = ("The ferry to the island runs twice a day in summer.", "The ferry runs twice a day.")
+    others = [
+        ("The lighthouse was automated in 1987 and its keeper moved to the mainland.", "The keeper stayed."),
+        ("Tickets are sold at the harbour office.", "Tickets are sold online only."),
+    ]
+    assert alone.margins([pair])[0] == alone.margins([*others, pair])[-1]

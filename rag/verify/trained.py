@@ -42,6 +42,9 @@ class Calibration:
     window_words: int = DEFAULT_WINDOW_WORDS
     evidence_words: int = 0
     quantize: bool = False
+    # pairs per model call; 1 makes a pair's score independent of its neighbours (int8 activations are
+    # quantised per batch)
+    batch_size: int = 32
 
     @classmethod
     def load(cls, model_dir: Path) -> Calibration:
@@ -70,6 +73,7 @@ class CrossEncoderVerifier:
             threads,
             max_length=self.calibration.max_length,
             quantize=self.calibration.quantize,
+            batch_size=self.calibration.batch_size,
         )
 
     def margins(self, pairs: Sequence[tuple[str, str]]) -> list[float]:

@@ -29,6 +29,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--infer-max-length", type=int, default=256)
     parser.add_argument("--window-words", type=int, default=150)
     parser.add_argument(
+        "--infer-batch-size",
+        type=int,
+        default=32,
+        help="pairs per model call at inference (1: scores independent of their batch neighbours)",
+    )
+    parser.add_argument(
         "--evidence-words",
         type=int,
         default=0,

@@ -183,6 +183,7 @@ def inference_settings(args: argparse.Namespace) -> dict[str, Any]:
         "window_words": args.window_words,
         "evidence_words": args.evidence_words,
         "quantize": args.quantize,
+        "batch_size": args.infer_batch_size,
         "seed": args.seed,
     }
 
