@@ -27,6 +27,7 @@ from rag.verify.windows import score_windowed
 ENTAILMENT_NAMES = ("entailment", "entailed", "supported", "support", "consistent", "factual", "true", "yes")
 DEFAULT_WINDOW_WORDS = 150
 DEFAULT_MAX_LENGTH = 256
+DEFAULT_BATCH_SIZE = 32
 
 
 def entailment_index(id2label: dict[int, str]) -> int:
@@ -95,7 +96,7 @@ class SequenceClassifier:
         threads: int | None = None,
         max_length: int = DEFAULT_MAX_LENGTH,
         quantize: bool = False,
-        batch_size: int = 32,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         joined: bool = False,
     ) -> None:
         self.location, self.setting, self.threads, self.quantize = str(location), setting, threads, quantize

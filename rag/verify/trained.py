@@ -22,7 +22,7 @@ from rag.config import Settings
 from rag.errors import ModelNotFoundError
 from rag.models import TRAINED_VERIFIER_DIR
 from rag.verify.heuristic import MODEL_FREE_FEATURES, HeuristicScorer, select_evidence
-from rag.verify.nli import DEFAULT_MAX_LENGTH, DEFAULT_WINDOW_WORDS, SequenceClassifier
+from rag.verify.nli import DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH, DEFAULT_WINDOW_WORDS, SequenceClassifier
 from rag.verify.rules import ruled
 from rag.verify.scoring import sigmoid
 from rag.verify.windows import score_windowed
@@ -44,7 +44,7 @@ class Calibration:
     quantize: bool = False
     # pairs per model call; 1 makes a pair's score independent of its neighbours (int8 activations are
     # quantised per batch)
-    batch_size: int = 32
+    batch_size: int = DEFAULT_BATCH_SIZE
 
     @classmethod
     def load(cls, model_dir: Path) -> Calibration:
