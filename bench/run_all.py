@@ -18,7 +18,7 @@ import sys
 import time
 from typing import Any
 
-from common import OUT, REPO, machine, markdown_table
+from common import OUT, REPO, machine, machine_line, markdown_table
 
 BENCH = REPO / "bench"
 ALL = ("ingest", "ask", "scale", "verifier", "serve")
@@ -107,7 +107,7 @@ def kept_results(wanted: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
 def main() -> None:
     args = parse_args()
     facts = machine()
-    print(f"cores: {facts['cores']} ({facts['cpu']}); python {facts['python']}")
+    print(machine_line(facts))
     print("libraries: " + ", ".join(f"{k} {v}" for k, v in facts["libraries"].items()))
     wanted = args.only.split(",")
     runs, results = kept_results(wanted)
