@@ -9,13 +9,22 @@ from typing import Any
 import pytest
 
 from ingest.pipeline import Ingestor
+from rag.compose.base import OFF_POINT
 from rag.config import Settings
 from rag.fakes import OverlapScorer, ScriptedGenerator
 from rag.generation.context import WholePassages
 from rag.generation.grammar import cited_grammar, quote_grammar
 from rag.pipeline import Pipeline
 from rag.retrieval.retriever import IndexRetriever
-from rag.verify.relevance import AnswerCheck, AnswerModel, blocking_reasons, counted, expected_kind, names_in
+from rag.verify.relevance import (
+    AnswerCheck,
+    AnswerModel,
+    blocking_reasons,
+    counted,
+    expected_kind,
+    names_in,
+    repeats_part_of,
+)
 from rag.verify.verifier import Verifier
 
 DOCUMENTS = {
@@ -89,6 +98,16 @@ def test_another_programs_address_never_answers() -> None:
     assert not blocking_reasons(PROCPS, names_in(PROCPS), own, "pskit Reporting bugs pskit/README.md")
 
 
+def test_a_repeat_says_nothing_beyond_its_source_sentence() -> None:
+    source = "Arden Press (1844-1846) was an American literary periodical published in Philadelphia."
+    assert repeats_part_of(source, "Arden Press was a periodical published in Philadelphia.")
+    assert repeats_part_of(source, "The answer to this question is: Arden Press was a literary periodical.")
+    assert repeats_part_of(source, "Answer: Arden Press (1844-1846) was a periodical.")
+    assert not repeats_part_of(source, "Arden Press was a periodical published in Boston.")
+    assert not repeats_part_of(source, "Philadelphia published Arden Press.")  # same words, another order
+    assert not repeats_part_of(source, "Answers vary: Arden Press was a periodical.")  # no lead-in: "answers" is said
+
+
 def test_an_option_answer_must_name_what_was_asked() -> None:
     assert expected_kind(XZ) == "option"
     usage = "Files are read in the order given."
@@ -155,6 +174,27 @@ def test_a_generated_copy_of_a_source_sentence_must_clear_the_answer_check(index
     on_point = "It ships the tools pslist, pskill and pswatch. [1]"
     shown = pipeline(index, "free", on_point, answer_model=strict).ask(question)
     assert not shown.abstained and shown.sentences[0].text == "It ships the tools pslist, pskill and pswatch."
+
+
+def test_a_sentence_that_only_repeats_part_of_a_source_sentence_must_clear_the_answer_check(
+    index: tuple[Path, Any],
+) -> None:
+    # a small generator introduced an off-point part of a source sentence as the answer (HaluEval train): "The
+    # answer to this question is: He was killed in a flying accident shortly thereafter."
+    off_point = "The answer to this question is: send bug reports for pskit to pskit-bugs@lists.example.org. [1]"
+    lenient, strict = COVERAGE, AnswerModel({"coverage": 10.0}, -2.0, 0.9)
+    settings: dict[str, Any] = {"extractive_fallback": False, "generated_support_threshold": None}
+
+    def ask(question: str, answer: str, model: AnswerModel) -> Any:
+        return pipeline(index, "free", answer, 0.5, answer_model=model, **settings).ask(question)
+
+    shown = ask("Which tools does pskit ship?", off_point, lenient)
+    assert not shown.abstained, "the verifier supports it: only the answer check can refuse it"
+    refused = ask("Which tools does pskit ship?", off_point, strict)
+    assert refused.abstained and refused.abstain_reason == OFF_POINT and refused.sentences == ()
+    on_point = "The answer is: pskit lists the processes of a running system. [1]"
+    kept = ask("What does pskit do?", on_point, strict)
+    assert not kept.abstained and kept.sentences[0].text == on_point.removesuffix(" [1]")
 
 
 def test_a_generated_sentence_meets_the_stricter_threshold(index: tuple[Path, Any]) -> None:

@@ -19,7 +19,7 @@ from rag.generation.base import Generator
 from rag.records import Citation, Claim, Passage, Sentence, SentenceSpan, Verdict
 from rag.verify.claims import checkable
 from rag.verify.policies import Policy
-from rag.verify.relevance import AnswerCheck, Candidate, blocking_reasons, names_in, sentences_of
+from rag.verify.relevance import AnswerCheck, Candidate, blocking_reasons, names_in, repeats_part_of, sentences_of
 from rag.verify.rules import normalised
 from rag.verify.scoring import SupportScorer
 from rag.verify.verifier import Verifier
@@ -105,8 +105,8 @@ def extractive_answer(
 
 def answers_question(job: Job, passages: Sequence[Passage], sentences: Sequence[Sentence]) -> bool:
     """Whether some shown sentence can answer the question: it holds the question's numbers, names and the
-    kind of thing asked for (rag.verify.relevance), and a sentence that copies a source sentence word for word
-    (which the verifier supports whatever was asked) also clears the answer check's score, as a quote does."""
+    kind of thing asked for (rag.verify.relevance), and a sentence that only repeats a source sentence (which the
+    verifier supports whatever was asked) also clears the answer check's score, as a quote does."""
     names = names_in(job.question)
     return any(
         not blocking_reasons(job.question, names, s.text, "") and clears_as_quote(job, passages, s) for s in sentences
@@ -114,12 +114,20 @@ def answers_question(job: Job, passages: Sequence[Passage], sentences: Sequence[
 
 
 def clears_as_quote(job: Job, passages: Sequence[Passage], sentence: Sentence) -> bool:
-    """False only for a copy of a source sentence that the answer check would not quote as the answer."""
-    found = source_sentence(sentence.text, passages)
-    if found is None:
-        return True
-    n, span = found
-    return job.answers.answers(job.answers.judge(job.question, job.vector, n, passages[n - 1], span))
+    """False only for a sentence that says nothing beyond a source sentence (a copy of it, whole or in part,
+    perhaps introduced as "The answer is: ...") when the answer check would quote no such source sentence as the
+    answer. A small generator answered "Who invented the script used in autographs?" with "The answer to this
+    question is: " and part of a sentence about a film director."""
+    repeated = [
+        (n, span)
+        for n, passage in enumerate(passages, start=1)
+        for span in sentences_of(passage)
+        if repeats_part_of(span.text, sentence.text)
+    ]
+    check = job.answers
+    return not repeated or any(
+        check.answers(check.judge(job.question, job.vector, n, passages[n - 1], span)) for n, span in repeated
+    )
 
 
 def source_sentence(

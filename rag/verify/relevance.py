@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from rag.records import Passage, SentenceSpan
-from rag.text import STOPWORDS, WORD, content_stems, wordset
+from rag.text import STOPWORDS, WORD, content_sequence, content_stems, wordset
 
 MODEL_FILE = Path(__file__).resolve().parent / "relevance.json"
 RARE_ZIPF = 1.5
@@ -113,6 +113,18 @@ def is_name(word: str) -> bool:
     if len(word) < 2 or word.lower() in STOPWORDS or word.lower() in QUESTION_WORDS or word.isdigit():
         return False
     return bool(re.search(r"\d|[_./@]|[a-z]-?[A-Z]|[A-Za-z]\d", word)) or zipf(word.lower()) < RARE_ZIPF
+
+
+# how a small generator introduces a sentence as the answer: "The answer to this question is: ..."
+ANSWER_LEAD_IN = re.compile(r"^\s*(?:the\s+)?answer(?:\s+to\s+(?:this|the|your)\s+question)?\s*(?:is\s*:?|:)\s*", re.I)
+
+
+def repeats_part_of(sentence: str, claim: str) -> bool:
+    """Whether the claim says nothing the source sentence does not: its content words, after any answer lead-in,
+    all appear in the sentence in the same order (a copy of it, whole or in part)."""
+    wanted = content_sequence(ANSWER_LEAD_IN.sub("", claim, count=1))
+    said = iter(content_sequence(sentence))
+    return bool(wanted) and all(word in said for word in wanted)
 
 
 def names_in(question: str) -> list[str]:
