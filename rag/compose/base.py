@@ -116,8 +116,8 @@ def answers_question(job: Job, passages: Sequence[Passage], sentences: Sequence[
 def clears_as_quote(job: Job, passages: Sequence[Passage], sentence: Sentence) -> bool:
     """False only for a sentence that says nothing beyond a source sentence (a copy of it, whole or in part,
     perhaps introduced as "The answer is: ...") when the answer check would quote no such source sentence as the
-    answer. A small generator answered "Who invented the script used in autographs?" with "The answer to this
-    question is: " and part of a sentence about a film director."""
+    answer. Asked what a general's associate was known as, a small generator answered "The answer to this question
+    is: He was killed in a flying accident shortly thereafter.", part of a sentence about another officer."""
     repeated = [
         (n, span)
         for n, passage in enumerate(passages, start=1)
