@@ -21,7 +21,7 @@ from rag.verify.heuristic import (
     select_evidence,
     window_coverage,
 )
-from rag.verify.nli import NliScorer, SequenceClassifier, build_nli, entailment_index
+from rag.verify.nli import NliScorer, SequenceClassifier, batched_by_length, build_nli, entailment_index
 from rag.verify.scoring import SupportScorer, load_scorer, load_second_opinion
 from rag.verify.windows import score_windowed, split_windows
 
@@ -278,6 +278,18 @@ def test_the_second_opinion_is_the_heuristic_at_its_own_threshold_and_can_be_tur
     assert load_second_opinion(Settings(scorer="heuristic")) is None  # no second opinion from the scorer itself
     monkeypatch.setenv("RAG_GENERATED_SECOND_OPINION", "none")
     assert load_second_opinion(load_settings()) is None
+
+
+def test_batched_scores_come_back_in_the_order_of_the_pairs() -> None:
+    pairs = [("p" * 900, "long"), ("p", "short"), ("p" * 880, "longer"), ("pp", "tiny")]
+    calls: list[list[str]] = []
+
+    def run(batch: list[tuple[str, str]]) -> list[float]:
+        calls.append(sorted(claim for _, claim in batch))
+        return [float(len(premise)) for premise, _ in batch]
+
+    assert batched_by_length(pairs, 2, run) == [900.0, 1.0, 880.0, 2.0]
+    assert calls == [["short", "tiny"], ["long", "longer"]]  # short pairs batched apart from long ones
 
 
 def test_one_pair_a_call_makes_a_score_independent_of_its_neighbours() -> None:

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from rag.verify.nli import DEFAULT_BATCH_SIZE
 from training.verifier.calibrate import calibrate, fit_heuristic
 from training.verifier.data import training_set
 from training.verifier.fit import train
@@ -31,7 +32,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--infer-batch-size",
         type=int,
-        default=32,
+        default=DEFAULT_BATCH_SIZE,
         help="pairs per model call at inference (1: scores independent of their batch neighbours)",
     )
     parser.add_argument(
